@@ -1,0 +1,58 @@
+"""A tunable operator instance: its TensorIR, inputs and numpy reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+import numpy as np
+from tvm import tirx
+
+
+@attrs.frozen
+class Workload:
+    """One operator at one shape and data type.
+
+    Attributes
+    ----------
+    op : str
+        Operator name, e.g. ``"gemm"``.
+    shape : tuple of int
+        The shape fields of the operator (see :data:`tvm_heron.ops.FIELDS`).
+    dtype : str
+        Input data type (``"int8"`` means uint8 activations x int8 weights
+        accumulated in int32, as VNNI computes).
+    func : tvm.tirx.PrimFunc
+        The computation; its last parameter is the output.
+    flops : int
+        Multiply-adds times two.
+    make_inputs : callable
+        ``make_inputs(rng) -> (args, logical)``: the arrays to pass to ``func``
+        (output zero-filled, last) and the logical operands for the reference.
+    reference : callable
+        ``reference(*logical) -> numpy.ndarray``, the expected output.
+    exact : bool
+        Whether outputs must match exactly (integers) or to a tolerance.
+    """
+
+    op: str
+    shape: tuple[int, ...]
+    dtype: str
+    func: tirx.PrimFunc = attrs.field(eq=False, repr=False)
+    flops: int
+    make_inputs: Callable = attrs.field(eq=False, repr=False)
+    reference: Callable = attrs.field(eq=False, repr=False)
+    exact: bool = True
+
+    @property
+    def name(self) -> str:
+        """A readable name such as ``gemm_64x64x64_int8``."""
+        return f"{self.op}_{'x'.join(map(str, self.shape))}_{self.dtype}"
+
+    def check(self, output: np.ndarray, logical) -> tuple[bool, float]:
+        """Compare ``output`` with the reference; returns (correct, max abs error)."""
+        expected = self.reference(*logical)
+        error = float(np.max(np.abs(output.astype(np.float64) - expected.astype(np.float64))))
+        if self.exact:
+            return bool(np.array_equal(output, expected)), error
+        return bool(np.allclose(output, expected, rtol=1e-3, atol=1e-3)), error
