@@ -1,0 +1,90 @@
+"""Heron's DL Boost rule: the structure of the design spaces it generates."""
+
+from __future__ import annotations
+
+import pytest
+import tvm
+
+from tvm_heron.ops import make_workload
+from tvm_heron.rules.dlboost import AUTO_TENSORIZE, DLBoostRule
+
+from helpers import design_spaces
+
+
+def _kinds(sch):
+    return [inst.kind.name for inst in sch.trace.insts]
+
+
+@pytest.mark.parametrize("layout", ["packed", "plain"])
+def test_one_space_per_write_back_level(layout):
+    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "int8", layout=layout))
+    assert len(spaces) == 2  # write-back at spatial tile level 1 and 2
+    for sch in spaces:
+        kinds = _kinds(sch)
+        # i and j/16 in 4 levels, k/4 in 2 levels: three perfect tiles, one unroll choice.
+        assert kinds.count("SamplePerfectTile") == 3
+        assert kinds.count("SampleCategorical") == 1
+        assert kinds.count("Blockize") == 1
+        assert "CacheWrite" in kinds and "ReverseComputeAt" in kinds
+        assert "Parallel" in kinds and "Vectorize" in kinds
+        tiles = [i for i in sch.trace.insts if i.kind.name == "SamplePerfectTile"]
+        assert [int(i.attrs[0]) for i in tiles] == [4, 4, 2]
+        assert "C_o" in _block_names(sch.mod)
+        if layout == "plain":
+            assert "TransformLayout" in kinds  # weight packed inside the kernel
+
+
+def _block_names(mod):
+    return [line.split('T.sblock("')[1].split('"')[0] for line in mod.script().splitlines() if 'T.sblock("' in line]
+
+
+def test_tensorize_annotation_and_levels():
+    _, _, spaces = design_spaces(make_workload("gemm", (64, 128, 32), "int8"))
+    for sch in spaces:
+        annotations = [
+            i for i in sch.trace.insts if i.kind.name == "Annotate" and str(i.attrs[0]) == AUTO_TENSORIZE
+        ]
+        assert len(annotations) == 1
+
+
+def test_not_applicable_leaves_block_alone():
+    """A float32 GEMM does not map onto the int8 dot product: the rule returns it unchanged."""
+    workload = make_workload("gemm", (32, 32, 32), "float32")
+    mod, _, spaces = design_spaces(workload)
+    assert len(spaces) == 1
+    assert "SamplePerfectTile" not in _kinds(spaces[0])
+    tvm.ir.assert_structural_equal(spaces[0].mod, mod)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"spatial_levels": 1}, "spatial_levels"),
+        ({"reduction_levels": 0}, "reduction_levels"),
+        ({"write_back_levels": (4,)}, "write_back_levels"),
+        ({"unroll_max_steps": ()}, "unroll_max_steps"),
+        ({"max_innermost_factor": 0}, "max_innermost_factor"),
+    ],
+)
+def test_arguments_are_validated(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        DLBoostRule(**kwargs)
+
+
+def test_clone_keeps_arguments():
+    """MetaSchedule clones the rules of every task: the clone must keep the arguments."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from tvm_heron.space import heron_postprocs
+
+    from helpers import HOST
+
+    clone = DLBoostRule(write_back_levels=(1,)).clone()
+    workload = make_workload("gemm", (32, 32, 32), "int8")
+    space = ms.space_generator.PostOrderApply(
+        sch_rules=[clone], postprocs=heron_postprocs(HOST), mutator_probs={}
+    )
+    ctx = ms.TuneContext(
+        mod=tvm.IRModule({"main": workload.func}), target=HOST, space_generator=space
+    )
+    assert len(ctx.generate_design_space()) == 1

@@ -1,0 +1,135 @@
+"""The constraint model derived from a design space's trace, and replaying its points."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import tvm
+from helpers import HOST, design_spaces, space_models
+
+from tvm_heron.constraints import ProductAtMost, ProductEquals, ProductIn, TileFactor
+from tvm_heron.errors import ReplayRepairedError
+from tvm_heron.ops import make_workload
+from tvm_heron.space import analyze, postprocess, replay
+
+
+def brute_force(model):
+    keys = model.keys
+    domains = [model.variable(k).domain for k in keys]
+    return [
+        dict(zip(keys, values))
+        for values in itertools.product(*domains)
+        if model.is_feasible(dict(zip(keys, values)))
+    ]
+
+
+def test_gemm_model_structure():
+    _, _, _, spaces = space_models("gemm", (64, 64, 64))
+    model = spaces[0].model
+    # 4 factors of i, 4 of j/16, 2 of k/4, one unroll choice.
+    assert len(model.variables) == 11
+    equals = sorted(c.value for c in model.constraints if isinstance(c, ProductEquals))
+    assert equals == [4, 16, 64]  # extents of j/16, k/4, i
+    reasons = " | ".join(c.reason for c in model.constraints)
+    assert "parallel loop" in reasons and "register tile" in reasons and "vectorized" in reasons
+    lanes = [c for c in model.constraints if isinstance(c, ProductIn)]
+    assert [c.term.coef for c in lanes] == [16]  # the write-back's 16 int32 lanes
+    registers = [c for c in model.constraints if "register tile" in c.reason]
+    assert len(registers) == 1 and registers[0].limit == 24
+    assert len(registers[0].term.keys) == 2  # innermost i and j tiles
+
+
+def test_exact_count_matches_hand_derivation_and_brute_force():
+    """GEMM M=64, K=16, N=16: j/16 has extent 1 and k/4 extent 4.
+
+    i: 4-way split of 2^6 = C(9,3) = 84; the register budget (i3 * j3 <= 24)
+    drops i3 in {32, 64} (3 + 1 splits): 80; the parallel loop i0 * j0 needs
+    >= 2 iterations (2 cores), which drops the C(8,2) = 28 splits with i0 = 1
+    of which 3 were already gone: 55. k: 2-way split of 4 = 3. Unroll: 4.
+    """
+    _, _, _, spaces = space_models("gemm", (64, 16, 16))
+    for space in spaces:
+        assert space.solver.count() == 55 * 3 * 4
+        assert len(brute_force(space.model)) == 55 * 3 * 4
+
+
+def test_model_dump_explains_exclusion():
+    _, _, _, spaces = space_models("gemm", (64, 16, 16))
+    model = spaces[0].model
+    text = model.dump()
+    for variable in model.variables:
+        assert str(variable.key.short) in text
+    point = space_models("gemm", (64, 16, 16))[3][0].solver.solve(seed=3)
+    i_keys = [k for k in model.keys if isinstance(k, TileFactor) and k.loop == "i"]
+    bad = dict(point)
+    bad.update({i_keys[0]: 1, i_keys[1]: 1, i_keys[2]: 1, i_keys[3]: 64})
+    explanation = model.explain(bad)
+    assert "register tile" in explanation
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 64), (512, 512, 512), (48, 128, 80)])
+@pytest.mark.parametrize("layout", ["packed", "plain"])
+def test_every_sampled_point_replays_without_repair_and_postprocesses(shape, layout):
+    workload, mod, ctx, spaces = space_models("gemm", shape, layout=layout)
+    for space in spaces:
+        points = space.solver.sample(25, rng=np.random.default_rng(7))
+        assert len(points) == 25
+        for point in points:
+            assert space.model.is_feasible(point)
+            sch = replay(space, mod, point)
+            assert space.point_of(sch.trace) == point
+            postprocess(sch, ctx.space_generator.postprocs)
+
+
+@pytest.mark.vnni
+def test_sampled_points_build_and_compute_exactly():
+    workload, mod, ctx, spaces = space_models("gemm", (64, 64, 64))
+    rng = np.random.default_rng(0)
+    args, logical = workload.make_inputs(rng)
+    dev = tvm.cpu()
+    for space in spaces:
+        for point in space.solver.sample(4, rng=rng):
+            sch = postprocess(replay(space, mod, point), ctx.space_generator.postprocs)
+            executable = tvm.compile(sch.mod, HOST)
+            assert "vpdpbusd" in executable.mod.inspect_source("asm")
+            tensors = [tvm.runtime.tensor(a, dev) for a in args[:-1]]
+            out = tvm.runtime.tensor(np.zeros_like(args[-1]), dev)
+            executable.jit()["main"](*tensors, out)
+            assert workload.check(out.numpy(), logical)[0]
+
+
+def test_replay_rejects_a_point_the_replay_would_repair():
+    _, mod, _, spaces = space_models("gemm", (64, 64, 64))
+    space = spaces[0]
+    point = space.solver.solve(seed=1)
+    i_keys = [k for k in space.model.keys if isinstance(k, TileFactor) and k.loop == "i"]
+    bad = dict(point)
+    bad.update({i_keys[0]: 3, i_keys[1]: 1, i_keys[2]: 1, i_keys[3]: 1})  # 3 does not divide 64
+    assert not space.model.is_feasible(bad)
+    with pytest.raises(ReplayRepairedError):
+        replay(space, mod, bad)
+
+
+def test_model_of_metaschedule_default_space():
+    """The analysis is generic: MetaSchedule's own CPU space gets a model too."""
+    from tvm.s_tir import meta_schedule as ms
+
+    workload = make_workload("gemm", (64, 64, 64), "float32")
+    mod = tvm.IRModule({"main": workload.func})
+    ctx = ms.TuneContext(mod=mod, target=HOST, space_generator="post-order-apply", task_name="m")
+    for design_space in ctx.generate_design_space():
+        space = analyze(design_space, mod, HOST)
+        assert any(isinstance(c, ProductEquals) for c in space.model.constraints)
+        for point in space.solver.sample(5, rng=np.random.default_rng(1)):
+            sch = replay(space, mod, point)
+            assert space.point_of(sch.trace) == point
+
+
+def test_analysis_without_target_has_only_structural_constraints():
+    workload = make_workload("gemm", (64, 64, 64), "int8")
+    mod, _, spaces = design_spaces(workload)
+    model = analyze(spaces[0], mod, None).model
+    assert all(isinstance(c, (ProductEquals, ProductAtMost)) for c in model.constraints)
+    assert not any("target" in c.reason for c in model.constraints)

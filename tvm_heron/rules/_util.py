@@ -1,0 +1,32 @@
+"""Small schedule helpers shared by the space-generation rules."""
+
+from __future__ import annotations
+
+from tvm.s_tir import Schedule
+from tvm.s_tir.schedule import LoopRV, SBlockRV
+
+from .. import tir_utils
+
+
+def is_reduction_loop(sch: Schedule, block: SBlockRV, loop: LoopRV) -> bool:
+    """Whether ``loop`` binds a reduction iterator of ``block``."""
+    return tir_utils.is_reduction_loop(sch.get_sref(block), sch.get(loop))
+
+
+def reorder_ssrsrs(sch: Schedule, spatial: list[list[LoopRV]], reduction: list[list[LoopRV]]):
+    """Reorder tile loops with spatial and reduction levels interleaved.
+
+    With 4 spatial levels and 2 reduction levels the order is
+    ``S0 S1 R0 S2 R1 S3`` (each ``S``/``R`` standing for that level of every
+    spatial/reduction loop), MetaSchedule's CPU structure "SSRSRS".
+    """
+    n_s = len(spatial[0]) if spatial else 0
+    n_r = len(reduction[0]) if reduction else 0
+    order: list[LoopRV] = []
+    first_r = n_s - n_r - 1  # reduction level r follows spatial level first_r + r
+    for s in range(n_s):
+        order.extend(tiles[s] for tiles in spatial)
+        r = s - first_r
+        if 0 <= r < n_r:
+            order.extend(tiles[r] for tiles in reduction)
+    sch.reorder(*order)

@@ -1,0 +1,16 @@
+"""Design spaces: Heron's space generator and the constraint model of any trace."""
+
+from .analysis import SamplingSite, SpaceModel, analyze
+from .generator import heron_postprocs, heron_space
+from .replay import PostprocFailedError, postprocess, replay
+
+__all__ = [
+    "PostprocFailedError",
+    "SamplingSite",
+    "SpaceModel",
+    "analyze",
+    "heron_postprocs",
+    "heron_space",
+    "postprocess",
+    "replay",
+]

@@ -1,0 +1,422 @@
+"""Derive the constraint model of a design space by interpreting its trace.
+
+Heron's rules emit constraints while they transform the program. Here the
+same constraints are read back from any MetaSchedule design space (a trace
+of schedule instructions), so that MetaSchedule's own rules get a model too:
+
+* every ``SamplePerfectTile`` gives one variable per factor, whose product is
+  the loop's extent, the innermost bounded by ``max_innermost_factor``;
+* every ``SampleCategorical`` gives an index variable;
+* loop extents are tracked symbolically through ``Split`` and ``Fuse`` as
+  monomials of those variables, so that target limits on the loops that the
+  trace parallelises, vectorises or tensorizes become constraints:
+  parallel extent, vector lanes, intrinsic shape, accumulator registers.
+
+The trace is replayed once on the workload with a decision provider, which
+TVM calls before each instruction: the interpreter reads the concrete state
+there (loop extents, block positions) and reads each instruction's outputs
+from the new schedule's trace on the next call.
+
+Loops that a ``compute_at`` regenerates have extents that depend on other
+decisions in ways a monomial cannot always express; the analysis marks them
+*dependent* and lists, in the model's notes, each limit that it therefore
+leaves to the postprocessors and the builder.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+from tvm.ir import IRModule
+from tvm.s_tir import Schedule, TensorIntrin
+from tvm.s_tir.schedule import LoopRV, SBlockRV, Trace
+from tvm.target import Target
+from tvm.tirx import IntImm
+
+from .. import tir_utils
+from ..constraints import (
+    Choice,
+    ConstraintModel,
+    CpSatSolver,
+    Divides,
+    Monomial,
+    ProductAtLeast,
+    ProductAtMost,
+    ProductEquals,
+    ProductIn,
+    TileFactor,
+    Variable,
+)
+from ..errors import InfeasibleSpaceError
+from ..target import CpuLimits, cpu_limits
+
+logger = logging.getLogger(__name__)
+
+_AUTO_TENSORIZE = "meta_schedule.auto_tensorize"
+_MOVES_BLOCK = {"ComputeAt", "ReverseComputeAt"}
+
+
+@attrs.frozen
+class SamplingSite:
+    """A sampling instruction of the trace and the variables that decide it.
+
+    ``keys`` is empty for a decision the model keeps fixed (``decision``).
+    """
+
+    inst: int
+    kind: str
+    keys: tuple = ()
+    decision: object = None
+    candidates: tuple = ()
+
+
+def _divisors(n: int) -> tuple[int, ...]:
+    return tuple(d for d in range(1, n + 1) if n % d == 0)
+
+
+def _const(value) -> Monomial:
+    return Monomial(coef=int(value))
+
+
+def _mul(terms) -> Monomial | None:
+    coef, keys = 1, []
+    for term in terms:
+        if term is None:
+            return None
+        coef *= term.coef
+        keys.extend(term.keys)
+    return Monomial(coef=coef, keys=tuple(keys))
+
+
+class _Interpreter:
+    """Symbolic interpretation of one trace; see the module docstring."""
+
+    def __init__(self, sch: Schedule, limits: CpuLimits | None):
+        self.sch = sch
+        self.limits = limits
+        self.extent: dict = {}  # loop sref -> Monomial, or None when dependent
+        self.exprs: dict = {}  # ExprRV -> Monomial (tile factors)
+        self.moved: set = set()  # block srefs moved by compute-at
+        self.variables: list[Variable] = []
+        self.constraints: list = []
+        self.notes: list[str] = []
+        self.sites: list[SamplingSite] = []
+        self.tensorized: list = []  # (block sref, intrin name)
+        self.split_extent: dict[int, int] = {}  # SamplePerfectTile inst -> extent
+        self._count = 0
+        self._pending = None
+
+    # -- the decision provider ---------------------------------------------------------
+    def __call__(self, inst, inputs, attrs_, decision):
+        self._finish_pending()
+        index, kind = self._count, inst.kind.name
+        self._count += 1
+        handler = getattr(self, f"_pre_{kind}", None)
+        state = handler(index, inputs, attrs_, decision) if handler else None
+        if decision is not None and kind not in ("SamplePerfectTile", "SampleCategorical"):
+            self.sites.append(SamplingSite(index, kind, (), decision))
+            self.notes.append(f"{kind} #{index}: decision kept fixed at {decision}")
+        self._pending = (index, kind, inputs, state)
+        return decision
+
+    def finish(self) -> None:
+        """Process the last instruction (the provider is not called after it)."""
+        self._finish_pending()
+
+    def _finish_pending(self) -> None:
+        if self._pending is None:
+            return
+        index, kind, inputs, state = self._pending
+        self._pending = None
+        outputs = list(self.sch.trace.insts[index].outputs)
+        handler = getattr(self, f"_post_{kind}", None)
+        if handler:
+            handler(index, inputs, outputs, state)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _sref(self, rv):
+        return self.sch.get_sref(rv)
+
+    def _loop_extent(self, loop: LoopRV) -> Monomial | None:
+        sref = self._sref(loop)
+        if sref not in self.extent:
+            self.extent[sref] = _const(sref.stmt.extent)  # an original (constant) loop
+        return self.extent[sref]
+
+    def _loop_name(self, loop: LoopRV) -> str:
+        return str(self._sref(loop).stmt.loop_var.name)
+
+    # -- sampling ----------------------------------------------------------------------
+    def _pre_SamplePerfectTile(self, index, inputs, attrs_, decision):  # noqa: N802
+        loop = inputs[0]
+        extent, name = self._loop_extent(loop), self._loop_name(loop)
+        n, max_innermost = int(attrs_[0]), int(attrs_[1])
+        if extent is None or not extent.is_constant:
+            self.sites.append(SamplingSite(index, "SamplePerfectTile", (), decision))
+            self.notes.append(
+                f"tile #{index} of loop {name}: extent depends on other decisions; "
+                f"kept fixed at {list(decision)}"
+            )
+            return None
+        keys = tuple(TileFactor(index, level, loop=name) for level in range(n))
+        self.split_extent[index] = extent.coef
+        for key in keys:
+            self.variables.append(Variable(key=key, domain=_divisors(extent.coef)))
+        self.constraints.append(
+            ProductEquals(
+                term=Monomial(keys=keys),
+                value=extent.coef,
+                reason=f"split of loop {name}: the factors multiply to its extent {extent.coef}",
+            )
+        )
+        if max_innermost > 0:
+            self.constraints.append(
+                ProductAtMost(
+                    term=Monomial(keys=keys[-1:]),
+                    limit=max_innermost,
+                    reason=f"tile of loop {name}: max_innermost_factor {max_innermost}",
+                )
+            )
+        self.sites.append(SamplingSite(index, "SamplePerfectTile", keys, decision))
+        return keys
+
+    def _post_SamplePerfectTile(self, index, inputs, outputs, keys):  # noqa: N802
+        if keys is not None:
+            for out, key in zip(outputs, keys):
+                self.exprs[out] = Monomial(keys=(key,))
+
+    def _pre_SampleCategorical(self, index, inputs, attrs_, decision):  # noqa: N802
+        candidates = tuple(int(c) if isinstance(c, IntImm) else c for c in attrs_[0])
+        probs = [float(p) for p in attrs_[1]]
+        domain = tuple(i for i, p in enumerate(probs) if p > 0) or (int(decision),)
+        key = Choice(index, name=f"categorical {list(candidates)}")
+        self.variables.append(Variable(key=key, domain=domain, candidates=candidates))
+        self.sites.append(SamplingSite(index, "SampleCategorical", (key,), decision, candidates))
+
+    # -- loop transformations ----------------------------------------------------------
+    def _pre_Split(self, index, inputs, attrs_, decision):  # noqa: N802
+        loop, factors = inputs[0], inputs[1:]
+        extent, name = self._loop_extent(loop), self._loop_name(loop)
+        terms = []
+        for factor in factors:
+            if factor is None:
+                terms.append(None)
+            elif isinstance(factor, IntImm):
+                terms.append(_const(factor.value))
+            else:
+                terms.append(self.exprs.get(factor))
+        known = [t for t in terms if t is not None]
+        if terms.count(None) == 1 and all(t.is_constant for t in known) and extent is not None:
+            divisor = _mul(known).coef
+            if extent.coef % divisor == 0:
+                terms[terms.index(None)] = Monomial(coef=extent.coef // divisor, keys=extent.keys)
+            if not extent.is_constant:
+                self.constraints.append(
+                    Divides(
+                        divisor=_const(divisor),
+                        dividend=extent,
+                        reason=f"split of loop {name} by {divisor}: it must divide the extent",
+                    )
+                )
+        elif extent is None and any(t is not None and not t.is_constant for t in terms):
+            self.notes.append(f"split #{index} of loop {name}: extent depends on other decisions")
+        return terms
+
+    def _post_Split(self, index, inputs, outputs, terms):  # noqa: N802
+        for out, term in zip(outputs, terms):
+            self.extent[self._sref(out)] = term
+
+    def _pre_Fuse(self, index, inputs, attrs_, decision):  # noqa: N802
+        return _mul(self._loop_extent(loop) for loop in inputs)
+
+    def _post_Fuse(self, index, inputs, outputs, term):  # noqa: N802
+        self.extent[self._sref(outputs[0])] = term
+
+    def _pre_GetLoops(self, index, inputs, attrs_, decision):  # noqa: N802
+        return self._sref(inputs[0]) in self.moved
+
+    def _post_GetLoops(self, index, inputs, outputs, moved):  # noqa: N802
+        for loop in outputs:
+            sref = self._sref(loop)
+            if sref not in self.extent:
+                self.extent[sref] = None if moved else _const(sref.stmt.extent)
+
+    def _post_ComputeAt(self, index, inputs, outputs, state):  # noqa: N802
+        self.moved.add(self._sref(inputs[0]))
+
+    _post_ReverseComputeAt = _post_ComputeAt
+
+    # -- target limits -----------------------------------------------------------------
+    def _pre_Parallel(self, index, inputs, attrs_, decision):  # noqa: N802
+        extent, name = self._loop_extent(inputs[0]), self._loop_name(inputs[0])
+        if self.limits is None:
+            return
+        if extent is None:
+            self.notes.append(f"parallel loop {name}: extent depends on other decisions")
+            return
+        # Every core should get work; a loop that cannot reach num_cores
+        # iterations must take the most it can.
+        need = min(self.limits.min_parallel_extent, self._upper_bound(extent))
+        self.constraints.append(
+            ProductAtLeast(
+                term=extent,
+                limit=need,
+                reason=f"target: parallel loop {name} has at least {need} iterations "
+                f"(num-cores {self.limits.num_cores}, or all it can have)",
+            )
+        )
+
+    def _upper_bound(self, term: Monomial) -> int:
+        """The largest value ``term`` can take: each split's factors multiply to its extent."""
+        bound = term.coef
+        for inst in {key.inst for key in term.keys}:
+            bound *= self.split_extent[inst]
+        return bound
+
+    def _pre_Vectorize(self, index, inputs, attrs_, decision):  # noqa: N802
+        extent, name = self._loop_extent(inputs[0]), self._loop_name(inputs[0])
+        if self.limits is None:
+            return
+        if extent is None:
+            self.notes.append(f"vectorized loop {name}: extent depends on other decisions")
+            return
+        self.constraints.append(
+            ProductIn(
+                term=extent,
+                allowed=self.limits.vector_lanes,
+                reason=f"target: vectorized loop {name} has a legal lane count",
+            )
+        )
+
+    def _pre_Annotate(self, index, inputs, attrs_, decision):  # noqa: N802
+        if str(attrs_[0]) == _AUTO_TENSORIZE and isinstance(inputs[0], SBlockRV):
+            self.tensorized.append((self._sref(inputs[0]), str(inputs[1])))
+
+    # -- after the replay ----------------------------------------------------------------
+    def tensorize_constraints(self) -> None:
+        """Intrinsic shape and accumulator registers of every tensorized block."""
+        for block_sref, intrin in self.tensorized:
+            desc = TensorIntrin.get(intrin).desc
+            want = tir_utils.inner_loop_extents(desc.body.block)
+            have = tir_utils.inner_loop_extents(block_sref.stmt)
+            if want != have:
+                raise InfeasibleSpaceError(
+                    f"block {block_sref.stmt.name_hint}: tensorized loops {have} do not match "
+                    f"intrinsic {intrin} {want}"
+                )
+            self.notes.append(f"tensorize {intrin}: inner loops {have} match (static)")
+            if self.limits is not None:
+                self._accumulators(block_sref, intrin)
+
+    def _accumulators(self, block_sref, intrin: str) -> None:
+        loops = tir_utils.enclosing_loops(block_sref)
+        reduce = [i for i, s in enumerate(loops) if tir_utils.is_reduction_loop(block_sref, s.stmt)]
+        if not reduce:
+            return
+        inner = [self.extent.get(s, _const(s.stmt.extent)) for s in loops[reduce[-1] + 1 :]]
+        tile = _mul(inner)
+        name = block_sref.stmt.name_hint
+        if tile is None:
+            self.notes.append(f"register tile of {name}: extent depends on other decisions")
+            return
+        self.constraints.append(
+            ProductAtMost(
+                term=tile,
+                limit=self.limits.accumulator_registers,
+                reason=f"target: the register tile of {name} (spatial loops inside its innermost "
+                f"reduction loop) holds at most {self.limits.accumulator_registers} "
+                f"{intrin} accumulators",
+            )
+        )
+
+
+def interpret(trace: Trace, mod: IRModule, target: Target | None):
+    """Interpret ``trace`` on ``mod``; returns the finished interpreter."""
+    limits = cpu_limits(target) if target is not None and target.kind.name == "llvm" else None
+    sch = Schedule(mod, debug_mask=0)
+    interp = _Interpreter(sch, limits)
+    trace.apply_to_schedule(sch, remove_postproc=True, decision_provider=interp)
+    interp.finish()
+    interp.tensorize_constraints()
+    return interp
+
+
+@attrs.define
+class SpaceModel:
+    """A design space and its constraint model.
+
+    Attributes
+    ----------
+    trace : Trace
+        The design space's trace (with its own decisions).
+    model : ConstraintModel
+        Variables and constraints derived from the trace.
+    sites : tuple of SamplingSite
+        Sampling instructions, in trace order.
+    solver : CpSatSolver
+        The solver of ``model``.
+    """
+
+    trace: Trace
+    model: ConstraintModel
+    sites: tuple
+    solver: CpSatSolver
+
+    def decisions(self, point) -> dict[int, object]:
+        """Map a point to the decision of every sampling instruction (by index)."""
+        out = {}
+        for site in self.sites:
+            if not site.keys:
+                out[site.inst] = site.decision
+            elif site.kind == "SamplePerfectTile":
+                out[site.inst] = [int(point[k]) for k in site.keys]
+            else:
+                out[site.inst] = int(point[site.keys[0]])
+        return out
+
+    def point_of(self, trace: Trace):
+        """Read a point back from a trace of this space (None if it does not fit)."""
+        insts = list(trace.insts)
+        point = {}
+        for site in self.sites:
+            if not site.keys:
+                continue
+            if site.inst >= len(insts) or insts[site.inst].kind.name != site.kind:
+                return None
+            decision = trace.get_decision(insts[site.inst])
+            if site.kind == "SamplePerfectTile":
+                point.update({k: int(v) for k, v in zip(site.keys, decision)})
+            else:
+                point[site.keys[0]] = int(decision)
+        return point
+
+
+def analyze(design_space: Schedule | Trace, mod: IRModule, target: Target | None) -> SpaceModel:
+    """Build the :class:`SpaceModel` of a design space.
+
+    Parameters
+    ----------
+    design_space : Schedule or Trace
+        A design space, e.g. one of ``PostOrderApply.generate_design_space``.
+    mod : IRModule
+        The workload the trace applies to.
+    target : Target, optional
+        Its limits (llvm: parallel extent, vector lanes, registers) become
+        constraints; None derives only the structural constraints.
+
+    Raises
+    ------
+    InfeasibleSpaceError
+        When a static check fails or the model has no solution.
+    """
+    trace = design_space.trace if isinstance(design_space, Schedule) else design_space
+    interp = interpret(trace, mod, target)
+    model = ConstraintModel(
+        variables=interp.variables, constraints=interp.constraints, notes=interp.notes
+    )
+    space = SpaceModel(trace=trace, model=model, sites=tuple(interp.sites), solver=CpSatSolver(model))
+    own = space.point_of(trace)
+    if own is not None and not model.is_feasible(own):
+        logger.debug("design space's own decisions violate:\n%s", model.explain(own))
+    return space

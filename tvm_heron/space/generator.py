@@ -1,0 +1,38 @@
+"""Heron's design-space generator for a target: its rules and the postprocessors they need."""
+
+from __future__ import annotations
+
+from tvm.s_tir import meta_schedule as ms
+from tvm.target import Target
+
+from ..errors import UnsupportedTargetError
+from ..rules.dlboost import DLBoostRule
+
+
+def heron_postprocs(target: Target) -> list:
+    """Postprocessors of Heron's CPU spaces: unroll pragmas, init decomposition, tensorize."""
+    if target.kind.name != "llvm":
+        raise UnsupportedTargetError(f"no Heron space for target kind {target.kind.name} yet")
+    return [
+        ms.postproc.DisallowDynamicLoop(),
+        ms.postproc.RewriteParallelVectorizeUnroll(),
+        ms.postproc.RewriteReductionBlock(),
+        ms.postproc.RewriteTensorize(vectorize_init_loop=True),
+    ]
+
+
+def heron_space(target: Target, *, rules: list | None = None) -> ms.space_generator.PostOrderApply:
+    """The space generator for ``tune_tir(..., space=heron_space(target))``.
+
+    Parameters
+    ----------
+    target : Target
+        An llvm target (the DL Boost rule; other targets come later).
+    rules : list of ScheduleRule, optional
+        Replaces the default rule list ``[DLBoostRule()]``.
+    """
+    return ms.space_generator.PostOrderApply(
+        sch_rules=list(rules) if rules is not None else [DLBoostRule()],
+        postprocs=heron_postprocs(target),
+        mutator_probs={},
+    )
