@@ -1,0 +1,204 @@
+"""What every Heron search strategy shares: spaces, budget, deduplication, candidates.
+
+A strategy subclass only proposes points (:meth:`HeronStrategy._propose`);
+this base class turns them into MetaSchedule measure candidates:
+
+* in ``pre_tuning`` it derives the constraint model of every design space
+  (:func:`tvm_heron.space.analyze`) and reads the records of this workload
+  already in the database, so that nothing is measured twice, across runs;
+* in ``generate_measure_candidates`` it replays each proposed point (a point
+  the replay repairs is rejected), applies the postprocessors, and drops
+  duplicates; it returns ``None`` when the budget is spent or when the
+  strategy cannot find a new point, which ends the task cleanly;
+* every emitted candidate's point satisfies its constraint model (checked).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import attrs
+import numpy as np
+from tvm_ffi import structural_hash
+from tvm.s_tir import Schedule
+from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate, PySearchStrategy
+
+from ..errors import HeronError, InfeasibleSpaceError
+from ..space import analyze, postprocess, replay
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Proposal:
+    """A point of design space ``space`` proposed for measurement."""
+
+    space: int
+    point: dict = attrs.field(eq=False)
+    key: tuple = ()
+
+
+@attrs.frozen
+class Emitted:
+    """A proposal that became a measure candidate (kept for inspection and tests)."""
+
+    proposal: Proposal
+    sch: Schedule = attrs.field(eq=False, repr=False)
+
+
+class HeronStrategy(PySearchStrategy):
+    """Base class of the Heron strategies (not registered itself).
+
+    Parameters
+    ----------
+    seed : int, optional
+        Seed of the strategy's random generator. ``None`` uses the tuning
+        context's ``rand_state`` (``tune_tir(..., seed=...)``).
+    """
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        self.seed = seed
+        self.context = None
+        self.spaces: list = []
+        self.rng: np.random.Generator | None = None
+        self.emitted: list[Emitted] = []
+        self._seen: set[int] = set()
+        self._max_trials = 0
+        self._per_iter = 0
+        self._trials = 0
+        self._database = None
+        self._cost_model = None
+
+    # -- MetaSchedule interface -----------------------------------------------------------
+    def _initialize_with_tune_context(self, context) -> None:
+        self.context = context
+
+    def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None, cost_model=None):
+        if max_trials < 1 or num_trials_per_iter < 1:
+            raise ValueError(
+                f"max_trials ({max_trials}) and num_trials_per_iter ({num_trials_per_iter}) "
+                "must be positive"
+            )
+        ctx = self.context
+        seed = self.seed if self.seed is not None else max(int(ctx.rand_state), 0)
+        self.rng = np.random.default_rng(seed)
+        self._max_trials, self._per_iter, self._trials = int(max_trials), int(num_trials_per_iter), 0
+        self._database, self._cost_model = database, cost_model
+        self.spaces = self._analyze(design_spaces)
+        self._seen = self._measured_hashes(database)
+        self.emitted = []
+        self._on_pre_tuning()
+
+    def post_tuning(self) -> None:
+        self._on_post_tuning()
+
+    def generate_measure_candidates(self):
+        remaining = self._max_trials - self._trials
+        if remaining <= 0:
+            return None
+        want = min(self._per_iter, remaining)
+        candidates = []
+        for proposal in self._propose(want):
+            if len(candidates) == want:
+                break
+            sch = self._materialize(proposal)
+            if sch is None:
+                continue
+            self.emitted.append(Emitted(proposal, sch))
+            candidates.append(MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, True)))
+        if not candidates:
+            logger.info("no new valid candidate could be found: the search ends")
+            return None
+        self._trials += len(candidates)
+        return candidates
+
+    def notify_runner_results(self, measure_candidates, results) -> None:
+        self._on_results(measure_candidates, results)
+
+    def clone(self):
+        # ``self`` is the Python instance inside a ``@derived_object`` wrapper;
+        # MetaSchedule needs a new wrapper, of the wrapper's class.
+        return type(self._outer())(**self._init_kwargs())
+
+    # -- for subclasses ---------------------------------------------------------------------
+    def _init_kwargs(self) -> dict:
+        return {"seed": self.seed}
+
+    def _propose(self, n: int) -> Iterable[Proposal]:
+        """Yield proposals, most wanted first; the base class keeps the first ``n`` new ones."""
+        raise NotImplementedError
+
+    def _on_pre_tuning(self) -> None:
+        """Hook after the spaces are analysed."""
+
+    def _on_post_tuning(self) -> None:
+        """Hook at the end of tuning."""
+
+    def _on_results(self, candidates, results) -> None:
+        """Hook when measurements come back."""
+
+    # -- helpers -------------------------------------------------------------------------
+    @property
+    def trials(self) -> int:
+        """Candidates handed out so far."""
+        return self._trials
+
+    def proposal(self, space: int, point: dict) -> Proposal:
+        """A :class:`Proposal` with its dedup key."""
+        return Proposal(space, point, (space, self.spaces[space].model.as_tuple(point)))
+
+    def _analyze(self, design_spaces) -> list:
+        spaces = []
+        for index, design_space in enumerate(design_spaces):
+            try:
+                space = analyze(design_space, self.context.mod, self.context.target)
+            except HeronError as err:
+                logger.warning("design space %d dropped: %s", index, err)
+                continue
+            if space.solver.solve(seed=1) is None:
+                logger.warning("design space %d dropped: its constraint model has no solution", index)
+                continue
+            spaces.append(space)
+        if not spaces:
+            raise InfeasibleSpaceError(
+                "no design space has a feasible point; see tvm_heron.space.analyze(...).model.dump()"
+            )
+        return spaces
+
+    def _materialize(self, proposal: Proposal) -> Schedule | None:
+        space = self.spaces[proposal.space]
+        if not space.model.is_feasible(proposal.point):
+            raise AssertionError(f"strategy proposed an infeasible point:\n{space.model.explain(proposal.point)}")
+        try:
+            sch = replay(space, self.context.mod, proposal.point)
+            postprocess(sch, self.context.space_generator.postprocs)
+        except HeronError as err:
+            logger.debug("point rejected: %s", err)
+            return None
+        digest = structural_hash(sch.mod)
+        if digest in self._seen:
+            return None
+        self._seen.add(digest)
+        return sch
+
+    def _measured_hashes(self, database) -> set[int]:
+        """Structural hashes of the programs of this workload already in the database."""
+        seen: set[int] = set()
+        if database is None:
+            return seen
+        mod = self.context.mod
+        target = structural_hash(mod)
+        for record in database.get_all_tuning_records():
+            if structural_hash(record.workload.mod) != target:
+                continue
+            sch = Schedule(mod, seed=1, debug_mask=0)
+            try:
+                record.trace.apply_to_schedule(sch, remove_postproc=False)
+            except Exception:  # pylint: disable=broad-except
+                continue  # a record of another space: it cannot collide with ours
+            seen.add(structural_hash(sch.mod))
+        return seen
