@@ -1,0 +1,89 @@
+"""The command line: bad input gets a clear error and exit status; a real tuning run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tvm_heron.cli import EXIT_BAD_INPUT, main
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--op", "softmax", "--shape", "4,4,4"], "unknown operator 'softmax'"),
+        (["--op", "gemm", "--shape", "64,64"], "gemm takes 3 shape fields (M,K,N)"),
+        (["--op", "gemm", "--shape", "64,0,64"], "K must be positive"),
+        (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float16"], "not 'float16'"),
+        (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float32"], "tensorizes int8"),
+        (["--op", "gemm", "--shape", "64,64,40"], "N % 16 == 0"),
+        (
+            ["--op", "gemm", "--shape", "64,64,64", "--target", '{"kind":"llvm","mcpu":"skylake-avx512"}'],
+            "has no AVX-512 VNNI",
+        ),
+        (["--op", "gemm", "--shape", "64,64,64", "--trials", "0"], "--trials must be positive"),
+        (["--op", "gemm", "--shape", "64,64,64", "--strategy", "magic"], "unknown strategy 'magic'"),
+        (["--op", "gemm", "--shape", "64,64,64", "--target", "not-a-target"], "cannot parse target"),
+    ],
+)
+def test_bad_input(argv, message, capsys, tmp_path):
+    status = main(["tune", *argv, "--work-dir", str(tmp_path)])
+    assert status == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+
+
+def test_no_vnni_error_suggests_fallback(capsys, tmp_path):
+    target = '{"kind":"llvm","mcpu":"skylake-avx512"}'
+    main(["tune", "--op", "gemm", "--shape", "64,64,64", "--target", target, "--work-dir", str(tmp_path)])
+    assert "--space default" in capsys.readouterr().err
+
+
+def test_space_prints_the_constraint_model(capsys):
+    assert main(["space", "--op", "gemm", "--shape", "64,64,64"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("# design space") == 2
+    assert "split of loop i" in out and "register tile" in out
+
+
+def test_module_entry_point_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "tvm_heron", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "quickstart" in done.stdout
+
+
+@pytest.mark.vnni
+def test_tune_writes_summary_and_kernel_is_exact(tmp_path):
+    """A real (short) tuning run through the CLI; every measured point was feasible."""
+    summary = tmp_path / "g.json"
+    argv = ["tune", "--op", "gemm", "--shape", "64,64,64", "--dtype", "int8", "--trials", "8",
+            "--trials-per-round", "8", "--strategy", "heron-crand", "--work-dir",
+            str(tmp_path / "run"), "--seed", "1", "--json", str(summary)]
+    assert main(argv) == 0
+    data = json.loads(summary.read_text())
+    assert data["trials"] == 8 and data["valid_trials"] == 8
+    assert data["correct"] is True and data["max_abs_error"] == 0
+    assert data["best_latency_s"] > 0
+    assert data["strategy"] == "heron-crand" and data["workload"] == "gemm_64x64x64_int8"
+    _all_records_feasible(tmp_path / "run", 64)
+
+
+def _all_records_feasible(work_dir, n):
+    from helpers import HOST, design_spaces
+    from tvm.s_tir import meta_schedule as ms
+
+    from tvm_heron.ops import make_workload
+    from tvm_heron.space import analyze
+
+    workload = make_workload("gemm", (n, n, n), "int8")
+    mod, _, spaces = design_spaces(workload)
+    models = [analyze(s, mod, HOST) for s in spaces]
+    database = ms.database.JSONDatabase(work_dir=str(work_dir))
+    records = database.get_all_tuning_records()
+    assert records
+    for record in records:
+        points = [m.point_of(record.trace) for m in models]
+        assert any(p is not None and m.model.is_feasible(p) for m, p in zip(models, points))

@@ -1,0 +1,165 @@
+"""The ``tvm-heron`` command line (also ``python -m tvm_heron``).
+
+Subcommands
+-----------
+tune        tune one operator and optionally write a JSON summary
+space       print the constraint model of each design space of an operator
+quickstart  tune int8 GEMM 64x64x64 on this CPU; print PASS and the latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from .errors import HeronError
+
+#: Exit status for bad input (argparse uses 2 as well).
+EXIT_BAD_INPUT = 2
+#: Exit status when the tuned kernel is wrong or nothing valid was found.
+EXIT_FAIL = 1
+
+
+def _shape(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.replace("x", ",").split(",") if x.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"shape must be integers separated by commas: {text!r}") from err
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _add_workload_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--op", required=True, help="operator name, e.g. gemm")
+    parser.add_argument("--shape", required=True, type=_shape, help="shape fields, e.g. 64,64,64 (M,K,N)")
+    parser.add_argument("--dtype", default="int8", help="int8 (u8 x s8 -> s32) or float32")
+    parser.add_argument(
+        "--layout", default="packed", choices=("packed", "plain"), help="weight layout of int8 gemm"
+    )
+    parser.add_argument("--target", default=None, help="'host' (default), a JSON dict or a tag")
+    parser.add_argument("--space", default="heron", choices=("heron", "default"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``tvm-heron``."""
+    parser = argparse.ArgumentParser(prog="tvm-heron", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log MetaSchedule's progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tune = sub.add_parser("tune", help="tune one operator")
+    _add_workload_args(tune)
+    tune.add_argument("--strategy", default="heron-crand")
+    tune.add_argument("--trials", type=int, default=64, help="measurement budget")
+    tune.add_argument("--trials-per-round", type=_positive, default=16)
+    tune.add_argument("--work-dir", default="runs/tvm-heron", help="database and logs")
+    tune.add_argument("--seed", type=int, default=None)
+    tune.add_argument("--json", default=None, metavar="FILE", help="write a JSON summary")
+
+    space = sub.add_parser("space", help="print the constraint model of each design space")
+    _add_workload_args(space)
+
+    quick = sub.add_parser("quickstart", help="tune int8 GEMM 64^3 on this CPU, print PASS")
+    quick.add_argument("--trials", type=_positive, default=32)
+    quick.add_argument("--work-dir", default="runs/quickstart")
+    quick.add_argument("--seed", type=int, default=1)
+    quick.add_argument("--strategy", default="heron-crand")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    try:
+        if args.command == "tune":
+            return _tune(args)
+        if args.command == "space":
+            return _space(args)
+        return _quickstart(args)
+    except HeronError as err:
+        print(f"tvm-heron: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _workload_and_target(args):
+    from .ops import make_workload  # pylint: disable=import-outside-toplevel
+    from .target import parse_target  # pylint: disable=import-outside-toplevel
+
+    workload = make_workload(args.op, args.shape, args.dtype, layout=args.layout)
+    return workload, parse_target(args.target)
+
+
+def _tune(args) -> int:
+    from .tuning import tune  # pylint: disable=import-outside-toplevel
+
+    if args.trials < 1:
+        raise HeronError(f"--trials must be positive, got {args.trials}")
+    workload, target = _workload_and_target(args)
+    result = tune(
+        workload,
+        target=target,
+        work_dir=args.work_dir,
+        trials=args.trials,
+        strategy=args.strategy,
+        space=args.space,
+        seed=args.seed,
+        trials_per_round=args.trials_per_round,
+    )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(result.to_json(), out, indent=1)
+    _report(result, workload)
+    return 0 if result.correct else EXIT_FAIL
+
+
+def _report(result, workload) -> None:
+    print(f"{result.workload}: {result.valid_trials}/{result.trials} trials built and ran")
+    if result.correct is None:
+        print("FAIL: no valid kernel was found")
+        return
+    print("PASS" if result.correct else f"FAIL: max abs error {result.max_abs_error}")
+    print(f"Case {list(workload.shape)}, latency {result.best_latency_s * 1e3:.6f} ms.")
+
+
+def _space(args) -> int:
+    import tvm  # pylint: disable=import-outside-toplevel
+    from tvm.s_tir import meta_schedule as ms  # pylint: disable=import-outside-toplevel
+
+    from .space import analyze, heron_space  # pylint: disable=import-outside-toplevel
+    from .tuning import check_supported  # pylint: disable=import-outside-toplevel
+
+    workload, target = _workload_and_target(args)
+    check_supported(workload, target, args.space)
+    mod = tvm.IRModule({"main": workload.func})
+    generator = heron_space(target) if args.space == "heron" else "post-order-apply"
+    ctx = ms.TuneContext(mod=mod, target=target, space_generator=generator, task_name="main")
+    for index, design_space in enumerate(ctx.generate_design_space()):
+        print(f"# design space {index}")
+        print(analyze(design_space, mod, target).model.dump())
+    return 0
+
+
+def _quickstart(args) -> int:
+    from .ops import make_workload  # pylint: disable=import-outside-toplevel
+    from .target import host_target  # pylint: disable=import-outside-toplevel
+    from .tuning import tune  # pylint: disable=import-outside-toplevel
+
+    workload = make_workload("gemm", (64, 64, 64), "int8")
+    result = tune(
+        workload,
+        target=host_target(),
+        work_dir=args.work_dir,
+        trials=args.trials,
+        strategy=args.strategy,
+        seed=args.seed,
+    )
+    _report(result, workload)
+    return 0 if result.correct else EXIT_FAIL

@@ -1,0 +1,180 @@
+"""Tune one workload end to end and check the winner against its numpy reference.
+
+This is the layer under the command line: it picks the space and strategy,
+runs ``ms.tune_tir`` with TVM's own task scheduler, builder, runner and JSON
+database, then compiles the best record, checks it and times it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import attrs
+import numpy as np
+import tvm
+from tvm.s_tir import meta_schedule as ms
+from tvm.target import Target
+from tvm_ffi import structural_hash
+
+from .errors import HeronError, UnsupportedDtypeError
+from .ops import Workload
+from .space import heron_space
+from .strategies.registry import strategy_names
+from .target import require_vnni
+
+logger = logging.getLogger(__name__)
+
+#: MetaSchedule's own strategies accepted next to the Heron ones.
+MS_STRATEGIES = ("evolutionary", "replay-trace")
+#: Space names: Heron's rules, or MetaSchedule's default space for the target.
+SPACES = ("heron", "default")
+#: A runner result at or above this (seconds) is MetaSchedule's mark of a failure.
+_FAILED_SECS = 1e9
+
+
+@attrs.frozen
+class TuneResult:
+    """Summary of a tuning run (what ``tvm-heron tune --json`` writes).
+
+    Latencies are in seconds; ``best_latency_s`` is the median of a fresh
+    timing of the best kernel after tuning (None when nothing ran).
+    """
+
+    workload: str
+    target: str
+    strategy: str
+    space: str
+    trials: int
+    valid_trials: int
+    best_latency_s: float | None
+    correct: bool | None
+    max_abs_error: float | None
+    tuning_seconds: float
+
+    def to_json(self) -> dict:
+        """A JSON-serialisable dict."""
+        return attrs.asdict(self)
+
+
+def check_supported(workload: Workload, target: Target, space: str) -> None:
+    """Raise a :class:`~tvm_heron.errors.HeronError` naming what is unsupported."""
+    if space not in SPACES:
+        raise HeronError(f"space must be one of {SPACES}, got {space!r}")
+    if space == "heron":
+        if workload.dtype != "int8":
+            raise UnsupportedDtypeError(
+                f"the Heron DL Boost space tensorizes int8 (u8 x s8 -> s32) only, not "
+                f"{workload.dtype}; use --space default (MetaSchedule's generic CPU rules)"
+            )
+        require_vnni(target)
+
+
+def make_strategy(name: str, seed: int | None):
+    """A strategy object (or MetaSchedule's own name) for ``tune_tir``."""
+    if name in strategy_names():
+        return ms.search_strategy.SearchStrategy.create(name, seed=seed)
+    if name in MS_STRATEGIES:
+        return name
+    known = ", ".join(strategy_names() + MS_STRATEGIES)
+    raise HeronError(f"unknown strategy {name!r}; known: {known}")
+
+
+def tune(
+    workload: Workload,
+    *,
+    target: Target,
+    work_dir: str | Path,
+    trials: int,
+    strategy: str = "heron-crand",
+    space: str = "heron",
+    seed: int | None = None,
+    trials_per_round: int = 16,
+    builder_timeout_s: float = 300.0,
+    runner=None,
+    check: bool = True,
+) -> TuneResult:
+    """Tune ``workload`` on ``target`` with MetaSchedule and a Heron (or MetaSchedule) strategy.
+
+    Parameters
+    ----------
+    trials : int
+        Measurement budget (> 0).
+    trials_per_round : int
+        Candidates measured per round.
+    builder_timeout_s : float
+        Per-batch build timeout of the ``LocalBuilder`` (its default of 30 s
+        times out on a loaded 2-core machine, see TVM_0_27.md).
+    runner : Runner, optional
+        Defaults to ``LocalRunner``; pass ``ms.runner.RPCRunner`` for RPC.
+    check : bool
+        Compile the best record, compare with numpy, time it.
+    """
+    if trials < 1:
+        raise HeronError(f"trials must be positive, got {trials}")
+    check_supported(workload, target, space)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    mod = tvm.IRModule({"main": workload.func})
+    database = ms.database.JSONDatabase(work_dir=str(work_dir))
+    before = _records(database, mod)
+    start = time.perf_counter()
+    ms.tune_tir(
+        mod,
+        target,
+        str(work_dir),
+        max_trials_global=trials,
+        num_trials_per_iter=min(trials_per_round, trials),
+        space=heron_space(target) if space == "heron" else "post-order-apply",
+        strategy=make_strategy(strategy, seed),
+        builder=ms.builder.LocalBuilder(timeout_sec=builder_timeout_s),
+        runner=runner if runner is not None else "local",
+        database=database,
+        seed=seed,
+    )
+    elapsed = time.perf_counter() - start
+    records = _records(database, mod)[len(before) :]
+    valid = [r for r in records if _ok(r)]
+    result = dict(
+        workload=workload.name,
+        target=str(target),
+        strategy=strategy,
+        space=space,
+        trials=len(records),
+        valid_trials=len(valid),
+        best_latency_s=None,
+        correct=None,
+        max_abs_error=None,
+        tuning_seconds=elapsed,
+    )
+    if check and any(_ok(r) for r in _records(database, mod)):
+        sch = ms.tir_integration.compile_tir(database, mod, target)
+        result.update(evaluate(workload, sch.mod, target))
+    return TuneResult(**result)
+
+
+def evaluate(workload: Workload, mod, target: Target, *, repeat: int = 20, seed: int = 0) -> dict:
+    """Build ``mod``, check it against the reference and time it (median of ``repeat``)."""
+    executable = tvm.compile(mod, target)
+    runtime = executable.jit()
+    dev = tvm.cpu() if target.kind.name == "llvm" else tvm.device(target.kind.name)
+    args, logical = workload.make_inputs(np.random.default_rng(seed))
+    tensors = [tvm.runtime.tensor(a, dev) for a in args]
+    runtime["main"](*tensors)
+    correct, error = workload.check(tensors[-1].numpy(), logical)
+    timer = runtime.time_evaluator("main", dev, number=1, repeat=repeat, min_repeat_ms=50)
+    latency = float(np.median(timer(*tensors).results))
+    return {"best_latency_s": latency, "correct": correct, "max_abs_error": error}
+
+
+def _records(database, mod) -> list:
+    digest = structural_hash(mod)
+    return [
+        r for r in database.get_all_tuning_records() if structural_hash(r.workload.mod) == digest
+    ]
+
+
+def _ok(record) -> bool:
+    secs = record.run_secs
+    return bool(secs) and max(float(s) for s in secs) < _FAILED_SECS
