@@ -1,0 +1,80 @@
+"""A MetaSchedule builder that keeps its worker processes between batches.
+
+``LocalBuilder`` starts a fresh process pool for every batch (to contain a
+memory leak of long-lived workers); on a loaded 2-core machine that start-up
+dominates a round and makes builds time out (see TVM_0_27.md). This builder
+keeps one pool and retires each worker after ``max_uses`` builds instead,
+which contains the leak the same way. It runs LocalBuilder's own worker
+function, so the artifacts are identical.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
+from tvm.s_tir.meta_schedule.builder import local_builder as _local
+from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+
+from .progress import CLOCK
+
+logger = logging.getLogger(__name__)
+
+
+@derived_object
+class PersistentBuilder(PyBuilder):
+    """Build candidates in a pool of worker processes that outlives each batch.
+
+    Parameters
+    ----------
+    max_workers : int
+        Worker processes.
+    timeout_sec : float
+        Per-candidate build timeout; a worker past it is killed and replaced.
+    max_uses : int
+        Builds after which a worker is replaced (bounds its memory growth).
+    """
+
+    def __init__(self, *, max_workers: int = 2, timeout_sec: float = 120.0, max_uses: int = 64):
+        super().__init__()
+        for name, value in (("max_workers", max_workers), ("timeout_sec", timeout_sec), ("max_uses", max_uses)):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        self.max_workers = max_workers
+        self.timeout_sec = timeout_sec
+        self.max_uses = max_uses
+        self._pool = None
+
+    def _executor(self) -> PopenPoolExecutor:
+        if self._pool is None:
+            self._pool = PopenPoolExecutor(
+                max_workers=self.max_workers,
+                timeout=self.timeout_sec,
+                maximum_process_uses=self.max_uses,
+            )
+        return self._pool
+
+    def build(self, build_inputs):
+        start = time.perf_counter()
+        jobs = [
+            (None, None, b.mod, b.target, _local._serialize_params(b.params))  # pylint: disable=protected-access
+            for b in build_inputs
+        ]
+        results = []
+        for outcome in self._executor().map_with_error_catching(
+            lambda job: _local._worker_func(*job), jobs  # pylint: disable=protected-access
+        ):
+            if outcome.status == StatusKind.COMPLETE:
+                results.append(BuilderResult(outcome.value, None))
+            elif outcome.status == StatusKind.TIMEOUT:
+                results.append(BuilderResult(None, f"PersistentBuilder: timeout after {self.timeout_sec} s"))
+            else:
+                results.append(BuilderResult(None, f"PersistentBuilder: build failed\n{outcome.value}"))
+        CLOCK.add("build", time.perf_counter() - start)
+        return results
+
+    def __del__(self):
+        if self._pool is not None:
+            self._pool.shutdown()
