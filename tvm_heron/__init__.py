@@ -7,20 +7,32 @@ Importing the package registers the VNNI intrinsic and the strategy names
     from tvm.s_tir import meta_schedule as ms
 
     ms.tune_tir(mod, target, work_dir, 64,
-                space=tvm_heron.heron_space(target), strategy="heron-crand")
+                space=tvm_heron.heron_space(target), strategy="heron-cga")
 """
 
 from __future__ import annotations
 
 from .intrinsics import vnni as _vnni
 from .space import SpaceModel, analyze, heron_space
-from .strategies import ConstrainedRandom
+from .strategies import ConstrainedGA, ConstrainedRandom, SimulatedAnnealing, UnconstrainedGA
 from .strategies import registry as _registry
 
 __version__ = "0.1.0"
 
 _vnni.register()
+_registry.register_strategy("heron-cga", ConstrainedGA)
+_registry.register_strategy("heron-ga", UnconstrainedGA)
+_registry.register_strategy("heron-sa", SimulatedAnnealing)
 _registry.register_strategy("heron-crand", ConstrainedRandom)
 _registry.install()
 
-__all__ = ["ConstrainedRandom", "SpaceModel", "analyze", "heron_space", "__version__"]
+__all__ = [
+    "ConstrainedGA",
+    "ConstrainedRandom",
+    "SimulatedAnnealing",
+    "SpaceModel",
+    "UnconstrainedGA",
+    "__version__",
+    "analyze",
+    "heron_space",
+]

@@ -16,6 +16,7 @@ this base class turns them into MetaSchedule measure candidates:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 import attrs
@@ -26,6 +27,7 @@ from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate, PySearchStrategy
 
 from ..errors import HeronError, InfeasibleSpaceError
+from ..progress import CLOCK, TuningProgress
 from ..space import analyze, postprocess, replay
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,9 @@ class HeronStrategy(PySearchStrategy):
         self._trials = 0
         self._database = None
         self._cost_model = None
+        self._proposed = 0
+        self.progress: TuningProgress | None = None
+        self.rounds: list[dict] = []
 
     # -- MetaSchedule interface -----------------------------------------------------------
     def _initialize_with_tune_context(self, context) -> None:
@@ -89,27 +94,37 @@ class HeronStrategy(PySearchStrategy):
         self._max_trials, self._per_iter, self._trials = int(max_trials), int(num_trials_per_iter), 0
         self._database, self._cost_model = database, cost_model
         self.spaces = self._analyze(design_spaces)
-        self._seen = self._measured_hashes(database)
+        self._seen = self._measured_hashes()
         self.emitted = []
+        self.rounds = []
+        self.progress = TuningProgress(self._max_trials, str(ctx.task_name or "task"))
+        start = time.perf_counter()
         self._on_pre_tuning()
+        CLOCK.add("search", time.perf_counter() - start)
 
     def post_tuning(self) -> None:
         self._on_post_tuning()
+        if self.progress is not None:
+            self.progress.close()
 
     def generate_measure_candidates(self):
         remaining = self._max_trials - self._trials
         if remaining <= 0:
             return None
         want = min(self._per_iter, remaining)
-        candidates = []
+        self.progress.round_started()
+        start = time.perf_counter()
+        candidates, self._proposed = [], 0
         for proposal in self._propose(want):
             if len(candidates) == want:
                 break
+            self._proposed += 1
             sch = self._materialize(proposal)
             if sch is None:
                 continue
             self.emitted.append(Emitted(proposal, sch))
             candidates.append(MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, True)))
+        CLOCK.add("search", time.perf_counter() - start)
         if not candidates:
             logger.info("no new valid candidate could be found: the search ends")
             return None
@@ -117,7 +132,21 @@ class HeronStrategy(PySearchStrategy):
         return candidates
 
     def notify_runner_results(self, measure_candidates, results) -> None:
+        start = time.perf_counter()
         self._on_results(measure_candidates, results)
+        CLOCK.add("search", time.perf_counter() - start)
+        latencies = [
+            float(np.mean([float(s) for s in r.run_secs])) if r.error_msg is None and r.run_secs else None
+            for r in results
+        ]
+        self.rounds.append(
+            self.progress.round_finished(
+                proposed=self._proposed,
+                valid=len(measure_candidates),
+                measured=len(results),
+                latencies=latencies,
+            )
+        )
 
     def clone(self):
         # ``self`` is the Python instance inside a ``@derived_object`` wrapper;
@@ -185,16 +214,22 @@ class HeronStrategy(PySearchStrategy):
         self._seen.add(digest)
         return sch
 
-    def _measured_hashes(self, database) -> set[int]:
+    def workload_records(self) -> list:
+        """The database's tuning records of this task's workload (failed ones included)."""
+        if self._database is None:
+            return []
+        target = structural_hash(self.context.mod)
+        return [
+            r
+            for r in self._database.get_all_tuning_records()
+            if structural_hash(r.workload.mod) == target
+        ]
+
+    def _measured_hashes(self) -> set[int]:
         """Structural hashes of the programs of this workload already in the database."""
         seen: set[int] = set()
-        if database is None:
-            return seen
         mod = self.context.mod
-        target = structural_hash(mod)
-        for record in database.get_all_tuning_records():
-            if structural_hash(record.workload.mod) != target:
-                continue
+        for record in self.workload_records():
             sch = Schedule(mod, seed=1, debug_mask=0)
             try:
                 record.trace.apply_to_schedule(sch, remove_postproc=False)

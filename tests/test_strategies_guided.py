@@ -1,0 +1,104 @@
+"""heron-cga, heron-ga and heron-sa driven as MetaSchedule drives them (no hardware).
+
+In the style of TVM's own strategy tests: pre_tuning -> generate_measure_candidates
+-> notify_runner_results -> post_tuning with fake runner results, an in-memory
+database and a random cost model.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import context, drive, hashes
+from tvm.s_tir import meta_schedule as ms
+
+from tvm_heron.strategies import ConstrainedGA, SimulatedAnnealing, UnconstrainedGA
+
+SMALL = {"population_size": 40, "top_k": 8}
+FACTORIES = {
+    "heron-cga": lambda seed: ConstrainedGA(seed=seed, n_select=20, generations=2, **SMALL),
+    "heron-ga": lambda seed: UnconstrainedGA(seed=seed, n_select=20, generations=2, **SMALL),
+    "heron-sa": lambda seed: SimulatedAnnealing(seed=seed, n_chains=6, steps=8, **SMALL),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_budget_batches_no_duplicates_all_feasible(name):
+    strategy = FACTORIES[name](1)
+    batches = drive(context(strategy), max_trials=40, per_iter=16)
+    assert [len(b) for b in batches] == [16, 16, 8]
+    found = hashes(batches)
+    assert len(set(found)) == len(found) == 40
+    inner = strategy._inst  # pylint: disable=protected-access
+    for emitted in inner.emitted:
+        space = inner.spaces[emitted.proposal.space]
+        assert space.model.is_feasible(emitted.proposal.point)
+    # Failed programs are recorded as failed and the search went on.
+    assert None in inner.measured.values()
+    assert len(inner.rounds) == 3 and inner.rounds[-1]["measured"] == 8
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_same_seed_same_candidates(name):
+    first = hashes(drive(context(FACTORIES[name](3)), max_trials=24, per_iter=12))
+    again = hashes(drive(context(FACTORIES[name](3)), max_trials=24, per_iter=12))
+    assert first == again
+
+
+def test_names_resolve_after_import():
+    for name in FACTORIES:
+        assert isinstance(ms.search_strategy.SearchStrategy.create(name), ms.search_strategy.SearchStrategy)
+
+
+def test_warm_start_from_database():
+    """A second run on the same database learns from the first run's records and skips them."""
+    database = ms.database.MemoryDatabase()
+    first = hashes(drive(context(FACTORIES["heron-cga"](1)), max_trials=24, per_iter=12, database=database))
+    strategy = FACTORIES["heron-cga"](2)
+    second = hashes(drive(context(strategy), max_trials=24, per_iter=12, database=database))
+    assert not set(first) & set(second)
+    inner = strategy._inst  # pylint: disable=protected-access
+    assert len(inner.measured) == 48  # 24 from the database + 24 of its own
+    assert inner.models[0].is_fitted or inner.models[1].is_fitted
+
+
+def test_clone_is_fresh_with_same_arguments():
+    strategy = ConstrainedGA(seed=4, population_size=50, n_select=10, key_ratio=0.5)
+    clone = strategy.clone()
+    assert clone is not strategy
+    batches = drive(context(clone), max_trials=8, per_iter=8)
+    assert len(hashes(batches)) == 8
+
+
+@pytest.mark.parametrize(
+    "factory, name",
+    [
+        (lambda: ConstrainedGA(population_size=1), "population_size"),
+        (lambda: ConstrainedGA(n_select=0), "n_select"),
+        (lambda: ConstrainedGA(population_size=50, n_select=60), "n_select"),
+        (lambda: ConstrainedGA(generations=-1), "generations"),
+        (lambda: ConstrainedGA(key_ratio=0.0), "key_ratio"),
+        (lambda: ConstrainedGA(epsilon=1.5), "epsilon"),
+        (lambda: ConstrainedGA(top_k=-1), "top_k"),
+        (lambda: ConstrainedGA(fitness="magic"), "fitness"),
+        (lambda: ConstrainedGA(seed=-3), "seed"),
+        (lambda: UnconstrainedGA(mutation_rate=2.0), "mutation_rate"),
+        (lambda: SimulatedAnnealing(n_chains=0), "n_chains"),
+        (lambda: SimulatedAnnealing(steps=0), "steps"),
+    ],
+)
+def test_arguments_are_validated(factory, name):
+    with pytest.raises(ValueError, match=name):
+        factory()
+
+
+def test_small_space_ends_cleanly():
+    strategy = FACTORIES["heron-cga"](5)
+    batches = drive(context(strategy, shape=(16, 16, 16)), max_trials=5000, per_iter=64)
+    found = hashes(batches)
+    assert len(found) == len(set(found)) < 5000
+
+
+def test_tvm_fitness_model_option():
+    strategy = ConstrainedGA(seed=1, population_size=20, n_select=10, generations=1, fitness="tvm")
+    batches = drive(context(strategy), max_trials=16, per_iter=8)
+    assert len(hashes(batches)) == 16
