@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = sub.add_parser("tune", help="tune one operator")
     _add_workload_args(tune)
-    tune.add_argument("--strategy", default="heron-crand")
+    tune.add_argument("--strategy", default="heron-cga")
     tune.add_argument("--trials", type=int, default=64, help="measurement budget")
     tune.add_argument("--trials-per-round", type=_positive, default=16)
     tune.add_argument("--work-dir", default="runs/tvm-heron", help="database and logs")
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--trials", type=_positive, default=32)
     quick.add_argument("--work-dir", default="runs/quickstart")
     quick.add_argument("--seed", type=int, default=1)
-    quick.add_argument("--strategy", default="heron-crand")
+    quick.add_argument("--strategy", default="heron-cga")
     return parser
 
 

@@ -7,6 +7,7 @@ database, then compiles the best record, checks it and times it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from tvm.s_tir import meta_schedule as ms
 from tvm.target import Target
 from tvm_ffi import structural_hash
 
+from .builder import PersistentBuilder
 from .errors import HeronError, UnsupportedDtypeError
 from .ops import Workload
 from .space import heron_space
@@ -87,11 +89,11 @@ def tune(
     target: Target,
     work_dir: str | Path,
     trials: int,
-    strategy: str = "heron-crand",
+    strategy: str = "heron-cga",
     space: str = "heron",
     seed: int | None = None,
     trials_per_round: int = 16,
-    builder_timeout_s: float = 300.0,
+    builder_timeout_s: float = 120.0,
     runner=None,
     check: bool = True,
 ) -> TuneResult:
@@ -104,8 +106,7 @@ def tune(
     trials_per_round : int
         Candidates measured per round.
     builder_timeout_s : float
-        Per-batch build timeout of the ``LocalBuilder`` (its default of 30 s
-        times out on a loaded 2-core machine, see TVM_0_27.md).
+        Per-candidate build timeout of the :class:`PersistentBuilder`.
     runner : Runner, optional
         Defaults to ``LocalRunner``; pass ``ms.runner.RPCRunner`` for RPC.
     check : bool
@@ -120,19 +121,20 @@ def tune(
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
     before = _records(database, mod)
     start = time.perf_counter()
-    ms.tune_tir(
-        mod,
-        target,
-        str(work_dir),
-        max_trials_global=trials,
-        num_trials_per_iter=min(trials_per_round, trials),
-        space=heron_space(target) if space == "heron" else "post-order-apply",
-        strategy=make_strategy(strategy, seed),
-        builder=ms.builder.LocalBuilder(timeout_sec=builder_timeout_s),
-        runner=runner if runner is not None else "local",
-        database=database,
-        seed=seed,
-    )
+    with _foreign_log_handlers_detached():
+        ms.tune_tir(
+            mod,
+            target,
+            str(work_dir),
+            max_trials_global=trials,
+            num_trials_per_iter=min(trials_per_round, trials),
+            space=heron_space(target) if space == "heron" else "post-order-apply",
+            strategy=make_strategy(strategy, seed),
+            builder=PersistentBuilder(max_workers=_cores(target), timeout_sec=builder_timeout_s),
+            runner=runner if runner is not None else "local",
+            database=database,
+            seed=seed,
+        )
     elapsed = time.perf_counter() - start
     records = _records(database, mod)[len(before) :]
     valid = [r for r in records if _ok(r)]
@@ -166,6 +168,29 @@ def evaluate(workload: Workload, mod, target: Target, *, repeat: int = 20, seed:
     timer = runtime.time_evaluator("main", dev, number=1, repeat=repeat, min_repeat_ms=50)
     latency = float(np.median(timer(*tensors).results))
     return {"best_latency_s": latency, "correct": correct, "max_abs_error": error}
+
+
+@contextlib.contextmanager
+def _foreign_log_handlers_detached():
+    """Detach unnamed handlers from MetaSchedule's logger while it configures logging.
+
+    MetaSchedule rebuilds its logging with ``dictConfig`` naming every handler
+    of its logger; a handler it did not create (pytest's log capture, for one)
+    has no name there and makes the second tuning run of a process fail.
+    """
+    ms_logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    foreign = [h for h in ms_logger.handlers if h.get_name() is None]
+    for handler in foreign:
+        ms_logger.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in foreign:
+            ms_logger.addHandler(handler)
+
+
+def _cores(target: Target) -> int:
+    return max(1, int(target.attrs.get("num-cores", 1))) if target.kind.name == "llvm" else 2
 
 
 def _records(database, mod) -> list:

@@ -66,5 +66,6 @@ def register() -> None:
         TensorIntrin.register(VNNI_DOT_16X4_INTRIN, _dot_16x4_desc, _dot_16x4_vnni_impl)
 
 
-#: The description, for loop-mapping analyses.
+#: The description (for loop-mapping analyses) and the implementation.
 DESC = _dot_16x4_desc
+IMPL = _dot_16x4_vnni_impl
