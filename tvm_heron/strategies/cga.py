@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 from tvm.ir.utils import derived_object
 
-from ..search import ConstrainedCrossover, Individual, evolve
-from .guided import ModelGuidedStrategy, _positive
+from ..search import ConstrainedCrossover, Individual
+from .genetic import GeneticStrategy
+from .guided import _positive
 
 
 @derived_object
-class ConstrainedGA(ModelGuidedStrategy):
+class ConstrainedGA(GeneticStrategy):
     """Constrained genetic algorithm (``strategy="heron-cga"``).
 
     Each round (HERON.md section 3): the population is constrained random
@@ -24,40 +25,21 @@ class ConstrainedGA(ModelGuidedStrategy):
 
     Parameters
     ----------
-    n_select : int
-        Parents selected per generation (Heron: 100).
-    generations : int
-        Generations per round (Heron: 5).
     key_ratio : float
         Share of variables treated as key variables, in (0, 1] (Heron: 0.2).
     n_mutate : int
         Key variables freed (mutated) in each crossover.
     **kwargs
-        See :class:`~tvm_heron.strategies.guided.ModelGuidedStrategy`
+        See :class:`~tvm_heron.strategies.genetic.GeneticStrategy` (``n_select``,
+        ``generations``) and :class:`~tvm_heron.strategies.guided.ModelGuidedStrategy`
         (``seed``, ``population_size``, ``top_k``, ``epsilon``, ``fitness``).
     """
 
-    def __init__(
-        self,
-        *,
-        n_select: int = 100,
-        generations: int = 5,
-        key_ratio: float = 0.2,
-        n_mutate: int = 1,
-        **kwargs,
-    ) -> None:
+    def __init__(self, *, key_ratio: float = 0.2, n_mutate: int = 1, **kwargs) -> None:
         super().__init__(**kwargs)
-        _positive("n_select", n_select)
-        _positive("generations", generations, 0)
         _positive("n_mutate", n_mutate, 0)
         if not 0.0 < float(key_ratio) <= 1.0:
             raise ValueError(f"key_ratio must be in (0, 1], got {key_ratio!r}")
-        if n_select > self.population_size:
-            raise ValueError(
-                f"n_select ({n_select}) must not exceed population_size ({self.population_size})"
-            )
-        self.n_select = n_select
-        self.generations = generations
         self.key_ratio = float(key_ratio)
         self.n_mutate = n_mutate
         self._operators: list[ConstrainedCrossover] = []
@@ -65,8 +47,6 @@ class ConstrainedGA(ModelGuidedStrategy):
     def _init_kwargs(self) -> dict:
         return {
             **super()._init_kwargs(),
-            "n_select": self.n_select,
-            "generations": self.generations,
             "key_ratio": self.key_ratio,
             "n_mutate": self.n_mutate,
         }
@@ -86,19 +66,3 @@ class ConstrainedGA(ModelGuidedStrategy):
     def _breed(self, first: Individual, second: Individual, rng: np.random.Generator):
         child = self._operators[first.space]([first.point, second.point], rng)
         return None if child is None else self.individual(first.space, child)
-
-    def _search(self, n: int):
-        seeds = self.survivors + self.elite()
-        population = seeds + self.random_individuals(self.population_size - len(seeds))
-        final, scores = evolve(
-            population,
-            fitness=self.fitness,
-            breed=self._breed,
-            rng=self.rng,
-            generations=self.generations,
-            n_select=self.n_select,
-            size=self.population_size,
-        )
-        order = np.argsort(-scores, kind="stable")
-        self.survivors = [final[i] for i in order[: self.n_select] if final[i].key not in self.measured]
-        return final, scores

@@ -28,7 +28,7 @@ from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate
 
 from ..errors import HeronError
-from ..search import Individual, KnobModel, epsilon_greedy, unique
+from ..search import Individual, KnobModel, epsilon_greedy
 from ..space import postprocess, replay
 from .base import HeronStrategy
 
