@@ -76,5 +76,6 @@ class PersistentBuilder(PyBuilder):
         return results
 
     def __del__(self):
-        if self._pool is not None:
+        # getattr: __init__ may have raised before the pool attribute existed.
+        if getattr(self, "_pool", None) is not None:
             self._pool.shutdown()

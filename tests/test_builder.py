@@ -1,0 +1,30 @@
+"""The persistent builder: same artifacts as LocalBuilder, failures reported per candidate."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import HOST
+from tvm.s_tir import meta_schedule as ms
+
+from tvm_heron.builder import PersistentBuilder
+from tvm_heron.ops import gemm as gemm_ops
+from test_intrinsic_vnni import _tensorized
+
+
+def test_builds_and_reports_failures_in_order():
+    good = _tensorized(gemm_ops.gemm_int8_packed(32, 32, 32))
+    bad = _tensorized(gemm_ops.gemm_dense(32, 32, 32, "int8", "int32"))  # strided weight tile
+    builder = PersistentBuilder(max_workers=1, timeout_sec=120)
+    inputs = [ms.builder.BuilderInput(m, HOST) for m in (good, bad, good)]
+    first = builder.build(inputs)
+    assert [r.error_msg is None for r in first] == [True, False, True]
+    assert "strides" in first[1].error_msg
+    # The pool survives the batch (and the failure): a second batch works.
+    second = builder.build(inputs[:1])
+    assert second[0].error_msg is None and second[0].artifact_path
+
+
+@pytest.mark.parametrize("name", ["max_workers", "timeout_sec", "max_uses"])
+def test_arguments_are_validated(name):
+    with pytest.raises(ValueError, match=name):
+        PersistentBuilder(**{name: 0})
