@@ -1,7 +1,7 @@
 """Design spaces: Heron's space generator and the constraint model of any trace."""
 
 from .analysis import SamplingSite, SpaceModel, analyze
-from .generator import heron_postprocs, heron_space
+from .generator import heron_mutator_probs, heron_postprocs, heron_space
 from .replay import PostprocFailedError, postprocess, replay
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "SamplingSite",
     "SpaceModel",
     "analyze",
+    "heron_mutator_probs",
     "heron_postprocs",
     "heron_space",
     "postprocess",

@@ -34,5 +34,15 @@ def heron_space(target: Target, *, rules: list | None = None) -> ms.space_genera
     return ms.space_generator.PostOrderApply(
         sch_rules=list(rules) if rules is not None else [DLBoostRule()],
         postprocs=heron_postprocs(target),
-        mutator_probs={},
+        mutator_probs=heron_mutator_probs(),
     )
+
+
+def heron_mutator_probs() -> dict:
+    """Mutators for MetaSchedule's evolutionary search in Heron's space.
+
+    Heron's strategies do not use them; they let MetaSchedule's evolutionary
+    search run in the same space for a like-for-like comparison. The space's
+    free choices are tile sizes and the unroll depth.
+    """
+    return {ms.mutator.MutateTileSize(): 0.95, ms.mutator.MutateUnroll(): 0.05}
