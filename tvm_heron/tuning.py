@@ -23,6 +23,7 @@ from .builder import PersistentBuilder
 from .errors import HeronError, UnsupportedDtypeError
 from .ops import Workload
 from .space import heron_space
+from .strategies.base import latency_of
 from .strategies.registry import strategy_names
 from .target import require_vnni
 
@@ -32,8 +33,6 @@ logger = logging.getLogger(__name__)
 MS_STRATEGIES = ("evolutionary", "replay-trace")
 #: Space names: Heron's rules, or MetaSchedule's default space for the target.
 SPACES = ("heron", "default")
-#: A runner result at or above this (seconds) is MetaSchedule's mark of a failure.
-_FAILED_SECS = 1e9
 
 
 @attrs.frozen
@@ -201,5 +200,4 @@ def _records(database, mod) -> list:
 
 
 def _ok(record) -> bool:
-    secs = record.run_secs
-    return bool(secs) and max(float(s) for s in secs) < _FAILED_SECS
+    return latency_of(record.run_secs) is not None

@@ -33,6 +33,18 @@ from ..space import analyze, postprocess, replay
 logger = logging.getLogger(__name__)
 
 
+#: MetaSchedule records a failed build or run with run_secs of 1e10 or more.
+FAILED_SECS = 1e9
+
+
+def latency_of(run_secs) -> float | None:
+    """Mean of a record's or result's ``run_secs``; None for a failure (or none measured)."""
+    secs = [float(s) for s in (run_secs or [])]
+    if not secs or max(secs) >= FAILED_SECS:
+        return None
+    return float(np.mean(secs))
+
+
 @attrs.frozen
 class Proposal:
     """A point of design space ``space`` proposed for measurement."""
@@ -133,12 +145,9 @@ class HeronStrategy(PySearchStrategy):
 
     def notify_runner_results(self, measure_candidates, results) -> None:
         start = time.perf_counter()
-        self._on_results(measure_candidates, results)
+        latencies = [latency_of(r.run_secs) if r.error_msg is None else None for r in results]
+        self._on_results(measure_candidates, latencies)
         CLOCK.add("search", time.perf_counter() - start)
-        latencies = [
-            float(np.mean([float(s) for s in r.run_secs])) if r.error_msg is None and r.run_secs else None
-            for r in results
-        ]
         self.rounds.append(
             self.progress.round_finished(
                 proposed=self._proposed,
@@ -167,8 +176,8 @@ class HeronStrategy(PySearchStrategy):
     def _on_post_tuning(self) -> None:
         """Hook at the end of tuning."""
 
-    def _on_results(self, candidates, results) -> None:
-        """Hook when measurements come back."""
+    def _on_results(self, candidates, latencies: list[float | None]) -> None:
+        """Hook when measurements come back: seconds per candidate, None if it failed."""
 
     # -- helpers -------------------------------------------------------------------------
     @property

@@ -30,7 +30,7 @@ from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate
 from ..errors import HeronError
 from ..search import Individual, KnobModel, epsilon_greedy
 from ..space import postprocess, replay
-from .base import HeronStrategy
+from .base import HeronStrategy, latency_of
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +104,9 @@ class ModelGuidedStrategy(HeronStrategy):
         self._warm_start()
         self._retrain()
 
-    def _on_results(self, candidates, results) -> None:
+    def _on_results(self, candidates, latencies) -> None:
         batch = self.emitted[-len(candidates) :]
-        for emitted, result in zip(batch, results):
-            ok = result.error_msg is None and result.run_secs
-            latency = float(np.mean([float(s) for s in result.run_secs])) if ok else None
+        for emitted, latency in zip(batch, latencies):
             self.measured[emitted.proposal.key] = latency
         self._retrain()
 
@@ -119,9 +117,7 @@ class ModelGuidedStrategy(HeronStrategy):
                 point = space.point_of(record.trace)
                 if point is None or not space.model.is_feasible(point):
                     continue
-                secs = [float(s) for s in (record.run_secs or [])]
-                ok = bool(secs) and max(secs) < 1e9
-                self.measured[self.proposal(index, point).key] = float(np.mean(secs)) if ok else None
+                self.measured[self.proposal(index, point).key] = latency_of(record.run_secs)
                 break
         if self.measured:
             logger.info("warm start: %d records of this workload in the database", len(self.measured))
