@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
@@ -46,6 +47,7 @@ class PersistentBuilder(PyBuilder):
         self.timeout_sec = timeout_sec
         self.max_uses = max_uses
         self._pool = None
+        self._finalizer = None
 
     def _executor(self) -> PopenPoolExecutor:
         if self._pool is None:
@@ -54,7 +56,16 @@ class PersistentBuilder(PyBuilder):
                 timeout=self.timeout_sec,
                 maximum_process_uses=self.max_uses,
             )
+            # Workers outlive an interpreter that exits without shutting the pool
+            # down (they are orphaned, see TVM_0_27.md); stop them at exit too.
+            self._finalizer = weakref.finalize(self, self._pool.shutdown)
         return self._pool
+
+    def shutdown(self) -> None:
+        """Stop the worker processes (a later build starts new ones)."""
+        if self._pool is not None:
+            self._finalizer()
+            self._pool = None
 
     def build(self, build_inputs):
         start = time.perf_counter()
@@ -75,7 +86,3 @@ class PersistentBuilder(PyBuilder):
         CLOCK.add("build", time.perf_counter() - start)
         return results
 
-    def __del__(self):
-        # getattr: __init__ may have raised before the pool attribute existed.
-        if getattr(self, "_pool", None) is not None:
-            self._pool.shutdown()

@@ -120,20 +120,24 @@ def tune(
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
     before = _records(database, mod)
     start = time.perf_counter()
-    with _foreign_log_handlers_detached():
-        ms.tune_tir(
-            mod,
-            target,
-            str(work_dir),
-            max_trials_global=trials,
-            num_trials_per_iter=min(trials_per_round, trials),
-            space=heron_space(target) if space == "heron" else "post-order-apply",
-            strategy=make_strategy(strategy, seed),
-            builder=PersistentBuilder(max_workers=_cores(target), timeout_sec=builder_timeout_s),
-            runner=runner if runner is not None else "local",
-            database=database,
-            seed=seed,
-        )
+    builder = PersistentBuilder(max_workers=_cores(target), timeout_sec=builder_timeout_s)
+    try:
+        with _foreign_log_handlers_detached():
+            ms.tune_tir(
+                mod,
+                target,
+                str(work_dir),
+                max_trials_global=trials,
+                num_trials_per_iter=min(trials_per_round, trials),
+                space=heron_space(target) if space == "heron" else "post-order-apply",
+                strategy=make_strategy(strategy, seed),
+                builder=builder,
+                runner=runner if runner is not None else "local",
+                database=database,
+                seed=seed,
+            )
+    finally:
+        builder.shutdown()
     elapsed = time.perf_counter() - start
     records = _records(database, mod)[len(before) :]
     valid = [r for r in records if _ok(r)]
