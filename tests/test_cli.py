@@ -19,7 +19,7 @@ from tvm_heron.cli import EXIT_BAD_INPUT, main
         (["--op", "gemm", "--shape", "64,0,64"], "K must be positive"),
         (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float16"], "not 'float16'"),
         (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float32"], "tensorizes int8"),
-        (["--op", "gemm", "--shape", "64,64,40"], "N % 16 == 0"),
+        (["--op", "gemm", "--shape", "64,64,40"], "multiple of 16"),
         (
             ["--op", "gemm", "--shape", "64,64,64", "--target", '{"kind":"llvm","mcpu":"skylake-avx512"}'],
             "has no AVX-512 VNNI",

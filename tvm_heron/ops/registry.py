@@ -11,10 +11,28 @@ from . import gemm
 from .workload import Workload
 
 #: Shape fields of each operator (same names as the paper's workload list).
-FIELDS: dict[str, tuple[str, ...]] = {"gemm": ("M", "K", "N")}
+FIELDS: dict[str, tuple[str, ...]] = {
+    "gemm": ("M", "K", "N"),
+    "bmm": ("B", "M", "K", "N"),
+    "gemv": ("M", "K"),
+    "scan": ("M", "N", "K"),
+}
 
 #: Input data types each operator is defined for.
-DTYPES: dict[str, tuple[str, ...]] = {"gemm": ("int8", "float32")}
+DTYPES: dict[str, tuple[str, ...]] = {op: ("int8", "float32") for op in FIELDS}
+
+
+def _as_matmul(op: str, shape: tuple[int, ...]) -> tuple[int | None, int, int, int]:
+    """(batch, m, k, n) of the GEMM that computes ``op`` (see workloads.json's notes)."""
+    if op == "gemm":
+        return (None, *shape)
+    if op == "bmm":
+        return shape  # type: ignore[return-value]
+    if op == "gemv":  # out[1, M] = a[1, K] x W[M, K]^T
+        m, k = shape
+        return None, 1, k, m
+    m, n, k = shape  # scan: out[M, N] = A[M, K] x T[N, K]^T, T[n, k] = (n > k)
+    return None, m, k, n
 
 #: Weight layouts: ``packed`` is VNNI's ``[N/16, K/4, 16, 4]``, ``plain`` is ``[N, K]``.
 LAYOUTS = ("packed", "plain")
@@ -63,45 +81,51 @@ def make_workload(op: str, shape: Sequence[int], dtype: str, *, layout: str = "p
         )
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    return _gemm(*shape, dtype=dtype, layout=layout)
+    return _matmul(op, shape, dtype=dtype, layout=layout)
 
 
-def _gemm(m: int, k: int, n: int, *, dtype: str, layout: str) -> Workload:
+def _matmul(op: str, shape: tuple[int, ...], *, dtype: str, layout: str) -> Workload:
+    batch, m, k, n = _as_matmul(op, shape)
+    lead = () if batch is None else (batch,)
     int8 = dtype == "int8"
     packed = int8 and layout == "packed"
     if packed and (n % gemm.VNNI_PACK[0] or k % gemm.VNNI_PACK[1]):
+        fields = dict(zip(FIELDS[op], shape))
         raise InvalidShapeError(
-            f"int8 gemm with the packed VNNI weight needs N % 16 == 0 and K % 4 == 0 "
-            f"(16 output lanes x 4 reduction bytes); got M={m}, K={k}, N={n}"
+            f"int8 {op} with the packed VNNI weight needs its output columns (here {n}) to be a "
+            f"multiple of 16 and its reduction (here {k}) a multiple of 4 (16 output lanes x 4 "
+            f"reduction bytes); got {fields}"
         )
     if packed:
-        func = gemm.gemm_int8_packed(m, k, n)
+        func = gemm.gemm_int8_packed(m, k, n, batch=batch)
     else:
-        func = gemm.gemm_dense(m, k, n, dtype, "int32" if int8 else dtype)
+        func = gemm.gemm_dense(m, k, n, dtype, "int32" if int8 else dtype, batch=batch)
 
     def make_inputs(rng: np.random.Generator):
         if int8:
-            a = rng.integers(0, 256, size=(m, k), dtype=np.uint8)
-            b = rng.integers(-128, 128, size=(n, k), dtype=np.int8)
-            out = np.zeros((m, n), dtype=np.int32)
+            a = rng.integers(0, 256, size=(*lead, m, k), dtype=np.uint8)
+            b = rng.integers(-128, 128, size=(*lead, n, k), dtype=np.int8)
+            out = np.zeros((*lead, m, n), dtype=np.int32)
         else:
-            a = rng.uniform(-1, 1, size=(m, k)).astype(dtype)
-            b = rng.uniform(-1, 1, size=(n, k)).astype(dtype)
-            out = np.zeros((m, n), dtype=dtype)
+            a = rng.uniform(-1, 1, size=(*lead, m, k)).astype(dtype)
+            b = rng.uniform(-1, 1, size=(*lead, n, k)).astype(dtype)
+            out = np.zeros((*lead, m, n), dtype=dtype)
+        if op == "scan":  # the triangular 0/1 matrix of a prefix sum
+            b = np.tril(np.ones((n, k)), -1).astype(b.dtype)
         weight = gemm.pack_vnni_weight(b) if packed else b
         return [a, weight, out], (a, b)
 
     def reference(a, b):
-        if int8:
-            return a.astype(np.int32) @ b.astype(np.int32).T
-        return a.astype(np.float64) @ b.astype(np.float64).T
+        wide = np.int64 if int8 else np.float64
+        result = np.matmul(a.astype(wide), np.swapaxes(b.astype(wide), -1, -2))
+        return result.astype(np.int32) if int8 else result
 
     return Workload(
-        op="gemm",
-        shape=(m, k, n),
+        op=op,
+        shape=shape,
         dtype=dtype,
         func=func,
-        flops=2 * m * n * k,
+        flops=2 * (batch or 1) * m * n * k,
         make_inputs=make_inputs,
         reference=reference,
         exact=int8,
