@@ -46,11 +46,23 @@ def run(name, mod, target, work_dir, trials, seed, per_iter, ms_builder):
     )
     wall = time.perf_counter() - start
     search = CLOCK.snapshot().get("search", 0.0) - before
+    del database
+    return trial_latencies(work_dir), wall, (search if name != "evolutionary" else None)
+
+
+def trial_latencies(work_dir: Path) -> list[float]:
+    """Latency of each trial in the order measured (inf for failures).
+
+    Read from the JSON database's file, whose lines are in commit order
+    (``get_all_tuning_records`` returns them sorted by latency).
+    """
     lat = []
-    for record in database.get_all_tuning_records():
-        secs = [float(s) for s in (record.run_secs or [])]
-        lat.append(float(np.mean(secs)) if secs and max(secs) < FAILED else float("inf"))
-    return lat, wall, (search if name != "evolutionary" else None)
+    with open(Path(work_dir) / "database_tuning_record.json", encoding="utf-8") as records:
+        for line in records:
+            run_secs = json.loads(line)[1][1]
+            secs = [float(s) for s in (run_secs or [])]
+            lat.append(float(np.mean(secs)) if secs and max(secs) < FAILED else float("inf"))
+    return lat
 
 
 def best_after(lat, n):
@@ -67,6 +79,8 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+",
                         default=["heron-cga", "heron-cga:tvm", "heron-ga", "heron-sa", "heron-crand", "evolutionary"])
     parser.add_argument("--out", default="benchmarks/results/convergence")
+    parser.add_argument("--report-only", action="store_true",
+                        help="recompute the report from --out's convergence.json and work dirs")
     args = parser.parse_args()
     shape = tuple(int(x) for x in args.shape.split(","))
     workload = make_workload("gemm", shape, "int8")
@@ -75,7 +89,11 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name in args.strategies:
+    if args.report_only:
+        results = json.loads((out / "convergence.json").read_text())["results"]
+        for name in results:
+            results[name]["latencies"] = trial_latencies(out / f"work_{name.replace(':', '_')}")
+    for name in [] if args.report_only else args.strategies:
         trials = args.ms_trials if name == "evolutionary" else args.trials
         work = out / f"work_{name.replace(':', '_')}"
         lat, wall, search = run(name, mod, target, work, trials, args.seed, args.per_iter,
