@@ -11,7 +11,7 @@ from tvm_heron.errors import InvalidShapeError
 from tvm_heron.ops import FIELDS, make_workload, pack_vnni_weight
 from tvm_heron.space import postprocess, replay
 
-CASES = [("gemm", (32, 64, 48)), ("bmm", (3, 32, 64, 32)), ("gemv", (64, 128)), ("scan", (32, 64, 64))]
+CASES = [("gemm", (64, 64, 64)), ("gemm", (32, 64, 48)), ("bmm", (3, 32, 64, 32)), ("gemv", (64, 128)), ("scan", (32, 64, 64))]
 
 
 def test_fields_follow_the_paper_workload_list():

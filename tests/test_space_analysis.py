@@ -83,23 +83,6 @@ def test_every_sampled_point_replays_without_repair_and_postprocesses(shape, lay
             postprocess(sch, ctx.space_generator.postprocs)
 
 
-@pytest.mark.vnni
-def test_sampled_points_build_and_compute_exactly():
-    workload, mod, ctx, spaces = space_models("gemm", (64, 64, 64))
-    rng = np.random.default_rng(0)
-    args, logical = workload.make_inputs(rng)
-    dev = tvm.cpu()
-    for space in spaces:
-        for point in space.solver.sample(4, rng=rng):
-            sch = postprocess(replay(space, mod, point), ctx.space_generator.postprocs)
-            executable = tvm.compile(sch.mod, HOST)
-            assert "vpdpbusd" in executable.mod.inspect_source("asm")
-            tensors = [tvm.runtime.tensor(a, dev) for a in args[:-1]]
-            out = tvm.runtime.tensor(np.zeros_like(args[-1]), dev)
-            executable.jit()["main"](*tensors, out)
-            assert workload.check(out.numpy(), logical)[0]
-
-
 def test_replay_rejects_a_point_the_replay_would_repair():
     _, mod, _, spaces = space_models("gemm", (64, 64, 64))
     space = spaces[0]

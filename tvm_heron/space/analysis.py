@@ -248,13 +248,21 @@ class _Interpreter:
     _post_ReverseComputeAt = _post_ComputeAt
 
     # -- target limits -----------------------------------------------------------------
-    def _pre_Parallel(self, index, inputs, attrs_, decision):  # noqa: N802
-        extent, name = self._loop_extent(inputs[0]), self._loop_name(inputs[0])
+    def _limited_loop(self, loop: LoopRV, what: str):
+        """(extent, name) of a loop a target limit applies to; None when it cannot be modelled."""
+        extent, name = self._loop_extent(loop), self._loop_name(loop)
         if self.limits is None:
-            return
+            return None
         if extent is None:
-            self.notes.append(f"parallel loop {name}: extent depends on other decisions")
+            self.notes.append(f"{what} loop {name}: extent depends on other decisions")
+            return None
+        return extent, name
+
+    def _pre_Parallel(self, index, inputs, attrs_, decision):  # noqa: N802
+        limited = self._limited_loop(inputs[0], "parallel")
+        if limited is None:
             return
+        extent, name = limited
         # Every core should get work; a loop that cannot reach num_cores
         # iterations must take the most it can.
         need = min(self.limits.min_parallel_extent, self._upper_bound(extent))
@@ -275,12 +283,10 @@ class _Interpreter:
         return bound
 
     def _pre_Vectorize(self, index, inputs, attrs_, decision):  # noqa: N802
-        extent, name = self._loop_extent(inputs[0]), self._loop_name(inputs[0])
-        if self.limits is None:
+        limited = self._limited_loop(inputs[0], "vectorized")
+        if limited is None:
             return
-        if extent is None:
-            self.notes.append(f"vectorized loop {name}: extent depends on other decisions")
-            return
+        extent, name = limited
         self.constraints.append(
             ProductIn(
                 term=extent,
