@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InvalidShapeError, UnsupportedDtypeError, UnsupportedOperatorError
-from . import gemm
+from . import conv, gemm
 from .workload import Workload
 
 #: Shape fields of each operator (same names as the paper's workload list).
@@ -16,6 +16,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "bmm": ("B", "M", "K", "N"),
     "gemv": ("M", "K"),
     "scan": ("M", "N", "K"),
+    "c2d": ("N", "H", "W", "CI", "CO", "KH", "KW", "stride", "pad", "dilation"),
+    "dil": ("N", "H", "W", "CI", "CO", "KH", "KW", "stride", "pad", "dilation"),
 }
 
 #: Input data types each operator is defined for.
@@ -46,7 +48,7 @@ def _check_shape(op: str, shape: Sequence[int]) -> tuple[int, ...]:
             f"{','.join(map(str, shape))}"
         )
     for name, value in zip(fields, shape):
-        if int(value) < 1:
+        if int(value) < (0 if name == "pad" else 1):
             raise InvalidShapeError(f"{op}: {name} must be positive, got {value}")
     return tuple(int(v) for v in shape)
 
@@ -81,7 +83,49 @@ def make_workload(op: str, shape: Sequence[int], dtype: str, *, layout: str = "p
         )
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if op in ("c2d", "dil"):
+        return _conv2d(op, shape, dtype=dtype)
     return _matmul(op, shape, dtype=dtype, layout=layout)
+
+
+def _conv2d(op: str, shape: tuple[int, ...], *, dtype: str) -> Workload:
+    n, h, w, ci, co, kh, kw, stride, pad, dilation = shape
+    int8 = dtype == "int8"
+    if int8 and (co % gemm.VNNI_PACK[0] or ci % gemm.VNNI_PACK[1]):
+        raise InvalidShapeError(
+            f"int8 {op} with the packed VNNI weight (OhwI16o4i) needs CO % 16 == 0 and "
+            f"CI % 4 == 0; got CI={ci}, CO={co}"
+        )
+    oh = conv.conv2d_out_size(h, kh, stride, pad, dilation)
+    ow = conv.conv2d_out_size(w, kw, stride, pad, dilation)
+    if oh < 1 or ow < 1:
+        raise InvalidShapeError(f"{op}: the kernel does not fit the padded input (output {oh}x{ow})")
+    func = conv.conv2d_nhwc(n, h, w, ci, co, kh, kw, stride, pad, dilation, dtype=dtype)
+
+    def make_inputs(rng: np.random.Generator):
+        if int8:
+            a = rng.integers(0, 256, size=(n, h, w, ci), dtype=np.uint8)
+            wt = rng.integers(-128, 128, size=(co, kh, kw, ci), dtype=np.int8)
+            out = np.zeros((n, oh, ow, co), dtype=np.int32)
+            return [a, conv.pack_conv_weight(wt), out], (a, wt)
+        a = rng.uniform(-1, 1, size=(n, h, w, ci)).astype(dtype)
+        wt = rng.uniform(-1, 1, size=(co, kh, kw, ci)).astype(dtype)
+        return [a, wt, np.zeros((n, oh, ow, co), dtype=dtype)], (a, wt)
+
+    def reference(a, wt):
+        result = conv.conv2d_reference(a, wt, stride, pad, dilation)
+        return result.astype(np.int32) if int8 else result
+
+    return Workload(
+        op=op,
+        shape=shape,
+        dtype=dtype,
+        func=func,
+        flops=2 * n * oh * ow * co * ci * kh * kw,
+        make_inputs=make_inputs,
+        reference=reference,
+        exact=int8,
+    )
 
 
 def _matmul(op: str, shape: tuple[int, ...], *, dtype: str, layout: str) -> Workload:

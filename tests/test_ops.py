@@ -1,4 +1,4 @@
-"""GEMM-family operators (gemm, bmm, gemv, scan): definitions, and Heron's int8 space on each."""
+"""GEMM-family operators and 2-D convolution: definitions, and Heron's int8 space on each."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from tvm_heron.errors import InvalidShapeError
 from tvm_heron.ops import FIELDS, make_workload, pack_vnni_weight
 from tvm_heron.space import postprocess, replay
 
-CASES = [("gemm", (64, 64, 64)), ("gemm", (32, 64, 48)), ("bmm", (3, 32, 64, 32)), ("gemv", (64, 128)), ("scan", (32, 64, 64))]
+CASES = [
+    ("c2d", (1, 14, 14, 64, 32, 3, 3, 1, 1, 1)),
+    ("dil", (1, 12, 12, 32, 16, 3, 3, 2, 2, 2)),
+    ("gemm", (64, 64, 64)), ("gemm", (32, 64, 48)), ("bmm", (3, 32, 64, 32)), ("gemv", (64, 128)), ("scan", (32, 64, 64))]
 
 
 def test_fields_follow_the_paper_workload_list():
