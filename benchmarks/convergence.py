@@ -40,13 +40,12 @@ def run(name, mod, target, work_dir, trials, seed, per_iter, ms_builder):
     builder = ms.builder.LocalBuilder(timeout_sec=300) if ms_builder else PersistentBuilder(timeout_sec=300)
     before = CLOCK.snapshot().get("search", 0.0)
     start = time.perf_counter()
-    database = ms.tune_tir(
+    ms.tune_tir(
         mod, target, str(work_dir), max_trials_global=trials, num_trials_per_iter=per_iter,
         space=heron_space(target), strategy=strategy, builder=builder, seed=seed,
     )
     wall = time.perf_counter() - start
     search = CLOCK.snapshot().get("search", 0.0) - before
-    del database
     return trial_latencies(work_dir), wall, (search if name != "evolutionary" else None)
 
 

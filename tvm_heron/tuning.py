@@ -17,13 +17,12 @@ import numpy as np
 import tvm
 from tvm.s_tir import meta_schedule as ms
 from tvm.target import Target
-from tvm_ffi import structural_hash
 
 from .builder import PersistentBuilder
 from .errors import HeronError, UnsupportedDtypeError
 from .ops import Workload
 from .space import heron_space
-from .strategies.base import latency_of
+from .strategies.base import latency_of, workload_records
 from .strategies.registry import strategy_names
 from .target import require_vnni
 
@@ -118,7 +117,7 @@ def tune(
     work_dir.mkdir(parents=True, exist_ok=True)
     mod = tvm.IRModule({"main": workload.func})
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
-    before = _records(database, mod)
+    before = {str(r.trace) for r in workload_records(database, mod)}
     start = time.perf_counter()
     builder = PersistentBuilder(max_workers=_cores(target), timeout_sec=builder_timeout_s)
     try:
@@ -139,7 +138,9 @@ def tune(
     finally:
         builder.shutdown()
     elapsed = time.perf_counter() - start
-    records = _records(database, mod)[len(before) :]
+    # The database returns records sorted by latency: tell this run's apart by trace.
+    every = workload_records(database, mod)
+    records = [r for r in every if str(r.trace) not in before]
     valid = [r for r in records if _ok(r)]
     result = dict(
         workload=workload.name,
@@ -153,7 +154,7 @@ def tune(
         max_abs_error=None,
         tuning_seconds=elapsed,
     )
-    if check and any(_ok(r) for r in _records(database, mod)):
+    if check and any(_ok(r) for r in every):
         sch = ms.tir_integration.compile_tir(database, mod, target)
         result.update(evaluate(workload, sch.mod, target))
     return TuneResult(**result)
@@ -194,13 +195,6 @@ def _foreign_log_handlers_detached():
 
 def _cores(target: Target) -> int:
     return max(1, int(target.attrs.get("num-cores", 1))) if target.kind.name == "llvm" else 2
-
-
-def _records(database, mod) -> list:
-    digest = structural_hash(mod)
-    return [
-        r for r in database.get_all_tuning_records() if structural_hash(r.workload.mod) == digest
-    ]
 
 
 def _ok(record) -> bool:

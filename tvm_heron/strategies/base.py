@@ -45,6 +45,12 @@ def latency_of(run_secs) -> float | None:
     return float(np.mean(secs))
 
 
+def workload_records(database, mod) -> list:
+    """The tuning records of ``mod`` in ``database`` (failed ones included), in database order."""
+    digest = structural_hash(mod)
+    return [r for r in database.get_all_tuning_records() if structural_hash(r.workload.mod) == digest]
+
+
 @attrs.frozen
 class Proposal:
     """A point of design space ``space`` proposed for measurement."""
@@ -89,6 +95,7 @@ class HeronStrategy(PySearchStrategy):
         self._proposed = 0
         self.progress: TuningProgress | None = None
         self.rounds: list[dict] = []
+        self.records: list = []
 
     # -- MetaSchedule interface -----------------------------------------------------------
     def _initialize_with_tune_context(self, context) -> None:
@@ -106,6 +113,8 @@ class HeronStrategy(PySearchStrategy):
         self._max_trials, self._per_iter, self._trials = int(max_trials), int(num_trials_per_iter), 0
         self._database, self._cost_model = database, cost_model
         self.spaces = self._analyze(design_spaces)
+        # Read once: deduplication and the guided strategies' warm start both use them.
+        self.records = workload_records(database, ctx.mod) if database is not None else []
         self._seen = self._measured_hashes()
         self.emitted = []
         self.rounds = []
@@ -180,11 +189,6 @@ class HeronStrategy(PySearchStrategy):
         """Hook when measurements come back: seconds per candidate, None if it failed."""
 
     # -- helpers -------------------------------------------------------------------------
-    @property
-    def trials(self) -> int:
-        """Candidates handed out so far."""
-        return self._trials
-
     def proposal(self, space: int, point: dict) -> Proposal:
         """A :class:`Proposal` with its dedup key."""
         return Proposal(space, point, (space, self.spaces[space].model.as_tuple(point)))
@@ -223,22 +227,11 @@ class HeronStrategy(PySearchStrategy):
         self._seen.add(digest)
         return sch
 
-    def workload_records(self) -> list:
-        """The database's tuning records of this task's workload (failed ones included)."""
-        if self._database is None:
-            return []
-        target = structural_hash(self.context.mod)
-        return [
-            r
-            for r in self._database.get_all_tuning_records()
-            if structural_hash(r.workload.mod) == target
-        ]
-
     def _measured_hashes(self) -> set[int]:
         """Structural hashes of the programs of this workload already in the database."""
         seen: set[int] = set()
         mod = self.context.mod
-        for record in self.workload_records():
+        for record in self.records:
             sch = Schedule(mod, seed=1, debug_mask=0)
             try:
                 record.trace.apply_to_schedule(sch, remove_postproc=False)

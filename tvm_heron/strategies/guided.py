@@ -112,7 +112,7 @@ class ModelGuidedStrategy(HeronStrategy):
 
     def _warm_start(self) -> None:
         """Learn from, and never re-measure, the database's records of this workload."""
-        for record in self.workload_records():
+        for record in self.records:
             for index, space in enumerate(self.spaces):
                 point = space.point_of(record.trace)
                 if point is None or not space.model.is_feasible(point):
