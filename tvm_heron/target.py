@@ -106,3 +106,12 @@ def require_vnni(target: Target) -> None:
             "tensorize int8 here. Fall back to MetaSchedule's generic CPU space "
             "(--space default), or pick a VNNI CPU (e.g. mcpu cascadelake, icelake-server, znver4)."
         )
+
+
+def require_avx512(target: Target) -> None:
+    """Raise :class:`UnsupportedTargetError` unless the target has AVX-512 (``avx512f``)."""
+    if target.kind.name != "llvm" or not has_feature(target, "avx512f"):
+        raise UnsupportedTargetError(
+            f"target {target} has no AVX-512 (avx512f): Heron's fp32 CPU space uses 16-lane "
+            "AVX-512 multiply-adds. Fall back to MetaSchedule's generic CPU space (--space default)."
+        )

@@ -24,7 +24,7 @@ from .ops import Workload
 from .space import heron_space
 from .strategies.base import latency_of, workload_records
 from .strategies.registry import strategy_names
-from .target import require_vnni
+from .target import require_avx512, require_vnni
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +63,15 @@ def check_supported(workload: Workload, target: Target, space: str) -> None:
     if space not in SPACES:
         raise HeronError(f"space must be one of {SPACES}, got {space!r}")
     if space == "heron":
-        if workload.dtype != "int8":
+        if workload.dtype == "int8":
+            require_vnni(target)
+        elif workload.dtype == "float32":
+            require_avx512(target)
+        else:
             raise UnsupportedDtypeError(
-                f"the Heron DL Boost space tensorizes int8 (u8 x s8 -> s32) only, not "
-                f"{workload.dtype}; use --space default (MetaSchedule's generic CPU rules)"
+                f"the Heron CPU space is built for int8 (u8 x s8 -> s32, VNNI) and float32 "
+                f"(AVX-512), not {workload.dtype}; use --space default (MetaSchedule's generic rules)"
             )
-        require_vnni(target)
 
 
 def make_strategy(name: str, seed: int | None):

@@ -1,14 +1,19 @@
-"""Heron's DL Boost space-generation rule: a VNNI-tensorized, multi-level tiled GEMM.
+"""Heron's DL Boost space-generation rule: a tensorized, multi-level tiled reduction.
 
-For a block whose innermost computation matches the 16 (output lanes) x 4
-(reduction) VNNI dot product, the rule builds HERON.md section 1's DL Boost
-structure, every free choice being a sampling instruction of the trace:
+For a block whose innermost computation matches one of the rule's 16-lane
+CPU intrinsics (the int8 VNNI dot product ``16 x 4`` of
+:mod:`tvm_heron.intrinsics.vnni`, the fp32 AVX-512 multiply-add ``16 x 4`` of
+:mod:`tvm_heron.intrinsics.avx512`), the rule builds HERON.md section 1's
+DL Boost structure, every free choice being a sampling instruction of the
+trace:
 
-1. pack the weight into contiguous 16x4 tiles when it is not already
+1. pack the weight into contiguous 16-lane tiles when it is not already
    (a cache read with a layout transformation, see ``_pack_weight``);
-2. tile the block so that its innermost 16x4 loops match the intrinsic, and
+2. tile the block so that its innermost loops match the intrinsic, and
    blockize them (the postprocessor ``RewriteTensorize`` tensorizes later);
-3. cache the output in a local buffer (``cache_write``);
+3. cache the output in a local buffer (``cache_write``) and fuse the
+   element-wise consumers (bias, requantize, ReLU, ...) into its write-back,
+   so that epilogues cost no extra pass and do not touch the tensorized block;
 4. multi-level tiling of the remaining loops, ``SSRSRS``: spatial loops in
    ``spatial_levels`` levels, reduction loops in ``reduction_levels`` levels
    (``SamplePerfectTile``);
@@ -16,7 +21,7 @@ structure, every free choice being a sampling instruction of the trace:
    cache is computed at the end of spatial tile level ``l`` for each ``l`` in
    ``write_back_levels`` (Heron's "choose where to compute the consumer");
 6. the outermost spatial tiles are fused and parallelised, the write-back's
-   16 innermost int32 lanes vectorised, and the unroll depth is a
+   16 innermost lanes vectorised, and the unroll depth is a
    ``SampleCategorical`` over ``unroll_max_steps``.
 
 Constraints are not written here: :mod:`tvm_heron.space` derives them from
@@ -29,13 +34,16 @@ import logging
 from collections.abc import Sequence
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir import Schedule
+from tvm.s_tir import Schedule, TensorIntrin
+from tvm.tirx import Var
+from tvm.tirx.expr import IterVar
 from tvm.s_tir.meta_schedule.schedule_rule import PyScheduleRule
 from tvm.s_tir.schedule import SBlockRV, ScheduleError
 from tvm.s_tir.schedule.analysis import get_tensorize_loop_mapping
 from tvm.s_tir.schedule.transform import tile_with_tensor_intrin
 
-from ..intrinsics import vnni
+from .. import tir_utils
+from ..intrinsics import avx512, vnni
 from ._util import is_reduction_loop, reorder_ssrsrs
 
 logger = logging.getLogger(__name__)
@@ -52,8 +60,9 @@ class DLBoostRule(PyScheduleRule):
 
     Parameters
     ----------
-    intrin : str
-        Registered name of the 16x4 dot-product intrinsic.
+    intrins : sequence of str
+        Registered names of the candidate intrinsics, tried in order; the
+        first whose data types and loop structure match a block is used.
     spatial_levels : int
         Tile levels of each spatial loop (>= 2: the outermost is parallel, the
         innermost is the register tile).
@@ -71,7 +80,7 @@ class DLBoostRule(PyScheduleRule):
     def __init__(
         self,
         *,
-        intrin: str = vnni.VNNI_DOT_16X4_INTRIN,
+        intrins: Sequence[str] = (vnni.VNNI_DOT_16X4_INTRIN, avx512.FMA_16X4_INTRIN),
         spatial_levels: int = 4,
         reduction_levels: int = 2,
         write_back_levels: Sequence[int] = (1, 2),
@@ -93,20 +102,23 @@ class DLBoostRule(PyScheduleRule):
             raise ValueError(f"unroll_max_steps must be non-negative: {tuple(unroll_max_steps)}")
         if max_innermost_factor < 1:
             raise ValueError(f"max_innermost_factor must be >= 1, got {max_innermost_factor}")
-        self.intrin = intrin
+        if not intrins:
+            raise ValueError("intrins must name at least one intrinsic")
+        self.intrins = tuple(intrins)
         self.spatial_levels = spatial_levels
         self.reduction_levels = reduction_levels
         self.write_back_levels = tuple(write_back_levels)
         self.unroll_max_steps = tuple(unroll_max_steps)
         self.max_innermost_factor = max_innermost_factor
         vnni.register()
+        avx512.register()
 
     def _initialize_with_tune_context(self, context) -> None:  # noqa: D401
         """Nothing to read from the context: the rule is target-independent."""
 
     def clone(self) -> "DLBoostRule":
         return DLBoostRule(
-            intrin=self.intrin,
+            intrins=self.intrins,
             spatial_levels=self.spatial_levels,
             reduction_levels=self.reduction_levels,
             write_back_levels=self.write_back_levels,
@@ -115,34 +127,46 @@ class DLBoostRule(PyScheduleRule):
         )
 
     def is_applicable(self, sch: Schedule, block: SBlockRV) -> bool:
-        """Whether ``block`` maps onto the intrinsic's 16x4 dot product."""
-        desc = vnni.DESC if self.intrin == vnni.VNNI_DOT_16X4_INTRIN else None
-        if desc is None:
-            from tvm.s_tir import TensorIntrin  # pylint: disable=import-outside-toplevel
+        """Whether ``block`` maps onto one of the rule's intrinsics."""
+        return self.intrin_for(sch, block) is not None
 
-            desc = TensorIntrin.get(self.intrin).desc
-        if not sch.get_loops(block) or not _dtypes_match(sch.get(block), desc):
-            return False
-        try:
-            return get_tensorize_loop_mapping(sch, block, desc) is not None
-        except ScheduleError:  # e.g. a block that is not a reduction
-            return False
+    def intrin_for(self, sch: Schedule, block: SBlockRV) -> str | None:
+        """The first of the rule's intrinsics that ``block`` maps onto, or None."""
+        if not sch.get_loops(block):
+            return None
+        for intrin in self.intrins:
+            desc = TensorIntrin.get(intrin).desc
+            if not _operands_match(sch.get(block), desc):
+                continue
+            try:
+                if get_tensorize_loop_mapping(sch, block, desc) is None:
+                    continue
+            except ScheduleError:  # e.g. a block that is not a reduction
+                continue
+            # The mapping ignores extents: a reduction of 30 maps onto 4 steps but
+            # cannot be tiled by them. Probe the tiling on a copy.
+            if tile_with_tensor_intrin(sch.copy(), block, intrin) is not None:
+                return intrin
+        return None
 
     def apply(self, sch: Schedule, block: SBlockRV) -> list[Schedule]:
-        if not self.is_applicable(sch, block):
+        intrin = self.intrin_for(sch, block)
+        if intrin is None:
             return [sch]
-        _pack_weight(sch, block)
-        inner = tile_with_tensor_intrin(sch, block, self.intrin)
+        lanes, _ = intrinsic_tile(intrin)
+        _pack_weight(sch, block, *WEIGHT_TILES[intrin])
+        inner = tile_with_tensor_intrin(sch, block, intrin)
         if inner is None:
             return [sch]
         tensor_block = sch.blockize(inner)
-        sch.annotate(tensor_block, AUTO_TENSORIZE, self.intrin)
+        sch.annotate(tensor_block, AUTO_TENSORIZE, intrin)
         write_back = sch.cache_write(tensor_block, 0, "global")
+        _inline_epilogue(sch, write_back)
         tiles = self._tile(sch, tensor_block)
         spaces = []
         for level in self.write_back_levels:
             branch = sch.copy()
-            self._finish(branch, tiles, write_back, level)
+            self._finish(branch, tiles, write_back, level, lanes)
             spaces.append(branch)
         return spaces
 
@@ -159,14 +183,15 @@ class DLBoostRule(PyScheduleRule):
         reorder_ssrsrs(sch, spatial, reduction)
         return spatial
 
-    def _finish(self, sch: Schedule, spatial: list[list], write_back: SBlockRV, level: int):
+    def _finish(
+        self, sch: Schedule, spatial: list[list], write_back: SBlockRV, level: int, lanes: int
+    ):
         """Place the write-back, parallelise, vectorise and unroll."""
         sch.reverse_compute_at(write_back, spatial[-1][level - 1], preserve_unit_loops=True)
         outer = [tiles[0] for tiles in spatial]
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
         sch.parallel(fused)
-        lanes = sch.get_loops(write_back)[-1]
-        _, vec = sch.split(lanes, [None, vnni.VNNI_LANES])
+        _, vec = sch.split(sch.get_loops(write_back)[-1], [None, lanes])
         sch.vectorize(vec)
         step = sch.sample_categorical(
             candidates=list(self.unroll_max_steps),
@@ -175,42 +200,107 @@ class DLBoostRule(PyScheduleRule):
         sch.annotate(sch.get_sblock("root"), UNROLL_EXPLICIT, step)
 
 
-def _dtypes_match(sblock, desc) -> bool:
-    """Whether the block's buffers have the intrinsic's data types.
+def _operands_match(sblock, desc) -> bool:
+    """Whether the block's operands have the intrinsic's number and data types.
 
-    The loop mapping analysis compares loop structure only; a float32 GEMM
-    would map onto the int8 dot product without this check.
+    The loop mapping analysis compares loop structure only: a float32 GEMM
+    would map onto the int8 dot product, and a row sum (one operand) onto
+    the fp32 multiply-add (two), without this check.
     """
-    ours = {str(r.source.dtype) for r in list(sblock.reads) + list(sblock.writes)}
-    root = desc.body.block
-    theirs = {str(r.source.dtype) for r in list(root.reads) + list(root.writes)}
-    return ours == theirs
+
+    def operands(block):
+        written = {w.source.name for w in block.writes}
+        inputs = sorted(str(r.source.dtype) for r in block.reads if r.source.name not in written)
+        return inputs, sorted(str(w.source.dtype) for w in block.writes)
+
+    return operands(sblock) == operands(desc.body.block)
 
 
-def _pack_weight(sch: Schedule, block: SBlockRV) -> None:
-    """Make the 16x4 weight tiles contiguous, packing the weight if needed.
+#: Contiguous weight tile (lanes, depth) each intrinsic loads: VNNI reads 16 lanes x 4
+#: bytes, the fp32 multiply-add reads rows of 16 lanes (depth 1 in memory).
+WEIGHT_TILES = {
+    vnni.VNNI_DOT_16X4_INTRIN: (vnni.VNNI_LANES, vnni.VNNI_REDUCE),
+    avx512.FMA_16X4_INTRIN: (avx512.FMA_LANES, 1),
+}
 
-    The intrinsic declares its weight operand with strides (4, 1); a plain
-    ``B[N, K]`` operand has a 16x4 tile with row stride K, which the build
-    would reject. Such an operand is copied into a ``[N/16, K/4, 16, 4]``
-    buffer by a separate, parallel packing stage inside the kernel.
+
+def intrinsic_tile(intrin: str) -> tuple[int, int]:
+    """(output lanes, reduction depth) of a 16-lane CPU intrinsic, read from its description."""
+    extents = tir_utils.inner_loop_extents(TensorIntrin.get(intrin).desc.body.block)
+    if len(extents) != 2:
+        raise ValueError(f"intrinsic {intrin}: expected 2 loops (lanes, depth), got {extents}")
+    return extents[0], extents[1]
+
+
+def _inline_epilogue(sch: Schedule, write_back: SBlockRV) -> None:
+    """Fuse the element-wise consumers of the output into its write-back block.
+
+    Each consumer (bias add, requantization, ReLU, a cast...) is inlined in
+    turn, so the write-back computes the whole epilogue from the accumulator
+    cache. A consumer that cannot be inlined (e.g. a crop that reads a part
+    of the output only) stays a separate stage.
     """
-    # Implemented for the plain 2-D int8 weight of GEMM; packed weights pass.
+    progress = True
+    while progress:
+        progress = False
+        for consumer in sch.get_consumers(write_back):
+            try:
+                sch.reverse_compute_inline(consumer)
+            except ScheduleError:
+                continue
+            progress = True
+            break
+
+
+def _pack_weight(sch: Schedule, block: SBlockRV, lanes: int, depth: int) -> None:
+    """Make the weight's ``lanes x depth`` tiles contiguous, packing the weight if needed.
+
+    The intrinsics declare their weight operand with fixed strides; a plain
+    weight (``B[N, K]``, a conv's ``W[CO, KH, KW, CI]``) has tiles whose
+    lanes are a whole row apart, which the build would reject. Such a weight
+    is copied, inside the kernel, by a separate parallel packing stage into
+    the intrinsic's layout: the output-channel axis ``o`` becomes
+    ``(o // lanes, ..., c // depth, o % lanes, c % depth)`` (depth 4, VNNI)
+    or ``(o // lanes, ..., c, o % lanes)`` (depth 1 lanes-contiguous, fp32).
+
+    The weight is the operand indexed by the output's innermost iterator as
+    a bare variable (the output channel) and, in its last axis, by a
+    reduction iterator. A weight already packed is indexed by ``o // 16``
+    and ``o % 16`` instead, and is left alone.
+    """
     sblock = sch.get(block)
+    reduce_vars = [iv.var for iv in sblock.iter_vars if iv.iter_type == IterVar.CommReduce]
+    out_index = sblock.writes[0].region[-1].min
     for index, region in enumerate(sblock.reads):
-        buf = region.source
-        if buf.dtype != "int8" or len(buf.shape) != 2:
+        mins = [r.min for r in region.region]
+        if len(mins) < 2 or not any(_is_var(m, out_index) for m in mins[:-1]):
             continue
-        n, k = (int(x) for x in buf.shape)
-        if n % vnni.VNNI_LANES or k % vnni.VNNI_REDUCE:
+        if not any(_is_var(mins[-1], v) for v in reduce_vars):
             continue
+        shape = [int(x) for x in region.source.shape]
+        axis = next(i for i, m in enumerate(mins[:-1]) if _is_var(m, out_index))
+        if shape[axis] % lanes or shape[-1] % depth:
+            return
         packed = sch.cache_read(block, index, "global")
-        lanes, depth = vnni.VNNI_LANES, vnni.VNNI_REDUCE
         sch.transform_layout(
-            block,
-            ("read", index),
-            lambda j, r: (j // lanes, r // depth, j % lanes, r % depth),
+            block, ("read", index), _packing_map(axis, lanes, depth), pad_value=None
         )
-        loops = sch.get_loops(packed)
-        sch.parallel(loops[0])
+        sch.parallel(sch.get_loops(packed)[0])
         return
+
+
+def _packing_map(axis: int, lanes: int, depth: int):
+    """Index map of the packing: output-channel ``axis`` split into lane tiles."""
+
+    def index_map(*idx):
+        o, c = idx[axis], idx[-1]
+        head = [*idx[:axis], o // lanes, *idx[axis + 1 : -1]]
+        if depth == 1:
+            return (*head, c, o % lanes)
+        return (*head, c // depth, o % lanes, c % depth)
+
+    return index_map
+
+
+def _is_var(expr, var) -> bool:
+    return isinstance(expr, Var) and expr.same_as(var)

@@ -7,6 +7,7 @@ from tvm.target import Target
 
 from ..errors import UnsupportedTargetError
 from ..rules.dlboost import DLBoostRule
+from ..rules.generic import GenericCpuRule
 
 
 def heron_postprocs(target: Target) -> list:
@@ -27,12 +28,14 @@ def heron_space(target: Target, *, rules: list | None = None) -> ms.space_genera
     Parameters
     ----------
     target : Target
-        An llvm target (the DL Boost rule; other targets come later).
+        An llvm target (the DL Boost rules; other targets come later).
     rules : list of ScheduleRule, optional
-        Replaces the default rule list ``[DLBoostRule()]``.
+        Replaces the default rule list ``[DLBoostRule(), GenericCpuRule()]``: the
+        tensorized DL Boost structure where an intrinsic matches (int8 VNNI,
+        fp32 AVX-512 multiply-add), parallel and vectorised loops elsewhere.
     """
     return ms.space_generator.PostOrderApply(
-        sch_rules=list(rules) if rules is not None else [DLBoostRule()],
+        sch_rules=list(rules) if rules is not None else [DLBoostRule(), GenericCpuRule()],
         postprocs=heron_postprocs(target),
         mutator_probs=heron_mutator_probs(),
     )
