@@ -23,9 +23,9 @@ def design_spaces(workload, target=HOST):
     return mod, ctx, list(ctx.generate_design_space())
 
 
-def space_models(op, shape, dtype="int8", layout="packed"):
-    """The SpaceModel of each Heron design space of an operator."""
-    workload = make_workload(op, shape, dtype, layout=layout)
+def space_models(op, shape, dtype="int8", **options):
+    """The SpaceModel of each Heron design space of an operator (options: make_workload's)."""
+    workload = make_workload(op, shape, dtype, **options)
     mod, ctx, spaces = design_spaces(workload)
     return workload, mod, ctx, [analyze(s, mod, HOST) for s in spaces]
 

@@ -14,7 +14,15 @@ from tvm_heron.space import postprocess, replay
 CASES = [
     ("c2d", (1, 14, 14, 64, 32, 3, 3, 1, 1, 1)),
     ("dil", (1, 12, 12, 32, 16, 3, 3, 2, 2, 2)),
-    ("gemm", (64, 64, 64)), ("gemm", (32, 64, 48)), ("bmm", (3, 32, 64, 32)), ("gemv", (64, 128)), ("scan", (32, 64, 64))]
+    ("c1d", (1, 20, 32, 32, 3, 1, 1, 1)),
+    ("c3d", (1, 4, 6, 6, 16, 16, 3, 3, 3, 1, 1, 1)),
+    ("t2d", (1, 6, 6, 32, 16, 3, 3, 2, 1, 1, 1)),
+    ("gemm", (64, 64, 64)),
+    ("gemm", (32, 64, 48)),
+    ("bmm", (3, 32, 64, 32)),
+    ("gemv", (64, 128)),
+    ("scan", (32, 64, 64)),
+]
 
 
 def test_fields_follow_the_paper_workload_list():
@@ -43,27 +51,65 @@ def test_references():
     assert make_workload("bmm", (3, 4, 8, 16), "int8").flops == 2 * 3 * 4 * 8 * 16
 
 
-def test_bad_multiples_name_the_limit():
-    with pytest.raises(InvalidShapeError, match="multiple of 16"):
-        make_workload("gemv", (40, 64), "int8")
-    with pytest.raises(InvalidShapeError, match="multiple of 4"):
-        make_workload("bmm", (2, 16, 30, 16), "int8")
+def test_bad_multiples_are_padded():
+    """N not a multiple of 16, K not a multiple of 4: zero-padded weight, padded A, cropped C."""
+    gemv = make_workload("gemv", (40, 64), "int8")
+    (_, packed, out), _ = gemv.make_inputs(np.random.default_rng(0))
+    assert packed.shape == (3, 16, 16, 4) and out.shape == (1, 40)
+    bmm = make_workload("bmm", (2, 16, 30, 16), "int8")
+    (a, packed, _), (_, b) = bmm.make_inputs(np.random.default_rng(0))
+    assert a.shape == (2, 16, 30) and packed.shape == (2, 1, 8, 16, 4)
+    assert (packed[:, :, 7, :, 2:] == 0).all() and (packed[:, 0, 7, :, :2] == b[:, :, 28:]).all()
+    conv = make_workload("c2d", (1, 8, 8, 6, 20, 3, 3, 1, 1, 1), "int8")
+    assert conv.make_inputs(np.random.default_rng(0))[0][1].shape == (2, 3, 3, 2, 16, 4)
+
+
+def test_impossible_shapes_name_the_limit():
+    with pytest.raises(InvalidShapeError, match=r"at most dilation\*\(KH-1\) = 2"):
+        make_workload("t2d", (1, 6, 6, 32, 16, 3, 3, 2, 3, 1, 0), "int8")
+    with pytest.raises(InvalidShapeError, match="KW=3 with dilation 2 spans 5 > W"):
+        make_workload("c2d", (1, 8, 4, 16, 16, 3, 3, 1, 0, 2), "int8")
+
+
+#: Padded channels, fused epilogues, channel-first activations, plain weights.
+VARIANTS = [
+    ("gemm", (32, 30, 40), {"epilogue": "bias_relu"}),
+    ("c2d", (1, 8, 8, 6, 20, 3, 3, 1, 1, 1), {"epilogue": "requant"}),
+    ("c2d", (1, 8, 8, 16, 32, 3, 3, 2, 1, 1), {"data_layout": "NCHW", "layout": "plain"}),
+    ("bmm", (2, 16, 32, 32), {"layout": "plain", "epilogue": "bias_relu"}),
+]
+
+INTRINSIC = {"int8": ("heron_dot_16x4_u8s8s32_vnni", "vpdpbusd"),
+             "float32": ("heron_fma_16x4_f32_avx512", "vfmadd")}
 
 
 @pytest.mark.vnni
-@pytest.mark.parametrize("op, shape", CASES)
-def test_heron_space_points_build_and_are_exact(op, shape):
-    workload, mod, ctx, spaces = space_models(op, shape)
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+@pytest.mark.parametrize(
+    "op, shape, kwargs", [(op, shape, {}) for op, shape in CASES] + VARIANTS
+)
+def test_heron_space_points_build_and_are_exact(op, shape, kwargs, dtype):
+    """Random points of every design space are tensorized, build, and match numpy."""
+    if kwargs.get("epilogue") == "requant" and dtype != "int8":
+        pytest.skip("requantization is an int8 epilogue")
+    workload, mod, ctx, spaces = space_models(op, shape, dtype=dtype, **kwargs)
+    intrin, instruction = INTRINSIC[dtype]
     rng = np.random.default_rng(1)
     args, logical = workload.make_inputs(rng)
     dev = tvm.cpu()
+    # fp32 pads no reduction: K = 30 cannot be tiled by the 4 steps of its
+    # intrinsic and falls to the generic rule (vectorised, not tensorized).
+    untiled = dtype == "float32" and op == "gemm" and shape[1] % 4
+    if untiled:
+        intrin, instruction = "GenericCpuRule", "vmovups"
     for space in spaces:
+        assert untiled or intrin in str(space.trace), f"{workload.name}: not tensorized"
         for point in space.solver.sample(3, rng=rng):
             sch = postprocess(replay(space, mod, point), ctx.space_generator.postprocs)
             executable = tvm.compile(sch.mod, HOST)
-            assert "vpdpbusd" in executable.mod.inspect_source("asm")
+            assert instruction in executable.mod.inspect_source("asm")
             tensors = [tvm.runtime.tensor(a, dev) for a in args[:-1]]
             out = tvm.runtime.tensor(np.zeros_like(args[-1]), dev)
             executable.jit()["main"](*tensors, out)
             correct, error = workload.check(out.numpy(), logical)
-            assert correct, f"{op}{shape}: max error {error}"
+            assert correct, f"{workload.name}: max error {error}"

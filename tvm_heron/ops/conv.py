@@ -1,88 +1,253 @@
-"""2-D convolution, NHWC activations and OHWI weights (dilated convolution included).
+"""N-d convolution (spatial rank 1, 2 or 3), channel-last output, OHWI-style weights.
 
-For int8 the weight is packed as ``OhwI16o4i`` (``[CO/16, KH, KW, CI/4, 16, 4]``),
-the contiguous 16 output channels x 4 input channels that one VNNI instruction
-consumes, so the convolution maps directly onto the dot-product intrinsic.
+One definition covers the paper's ``c1d`` (NLC x OwI), ``c2d`` and ``dil``
+(NHWC x OHWI) and ``c3d`` (NDHWC x ODHWI)::
+
+    out[n, *y, o] = sum_{*r, c} X[n, *(y * stride + r * dilation), c] * W[o, *r, c]
+
+with ``X`` the input zero-padded by ``pad`` on both sides of every spatial
+dimension. The stages of the kernel, in order:
+
+``pad``
+    injective: spatial zero padding, zero channels up to the weight tile's
+    depth and, for channel-first activations (``data_layout="NCHW"``-style),
+    the transposition to channel-last. Left out when it would copy ``A``.
+``C``
+    the reduction, over ``CO`` rounded up to 16 with the packed weight
+    (``[CO/16, *K, CI/4, 16, 4]`` int8, ``[CO/16, *K, CI, 16]`` float32, see :mod:`tvm_heron.ops.layout`),
+    over ``CO`` with the plain OHWI-style weight ``[CO, *K, CI]``.
+``crop``, epilogue stages
+    see :mod:`tvm_heron.ops.epilogue`.
+
+:mod:`tvm_heron.ops.transposed` reuses the stages for transposed convolution.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 from tvm import te, tirx
 
-from .gemm import VNNI_PACK
+from .epilogue import accumulator_dtype, finish
+from .layout import pack_tile, round_up
+
+#: Spatial axis letters of each rank (activation layouts NLC, NHWC, NDHWC).
+SPATIAL = {1: "L", 2: "HW", 3: "DHW"}
+_OUT_LOOPS = {1: ["l"], 2: ["y", "x"], 3: ["z", "y", "x"]}
+_REDUCE_LOOPS = {1: ["rl"], 2: ["rh", "rw"], 3: ["rd", "rh", "rw"]}
+#: Weight layouts of :func:`conv_nd`.
+LAYOUTS = ("packed", "plain")
 
 
-def conv2d_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
-    """Output extent of one spatial dimension."""
+def conv_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """Output extent of one spatial dimension (< 1 when the kernel does not fit)."""
     return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def pack_conv_weight(weight: np.ndarray) -> np.ndarray:
-    """``[CO, KH, KW, CI]`` int8 -> ``[CO/16, KH, KW, CI/4, 16, 4]`` (OhwI16o4i)."""
-    co, kh, kw, ci = weight.shape
-    lanes, depth = VNNI_PACK
-    if co % lanes or ci % depth:
-        raise ValueError(f"weight shape {weight.shape}: CO must divide by 16 and CI by 4")
-    tiles = weight.reshape(co // lanes, lanes, kh, kw, ci // depth, depth)
-    return np.ascontiguousarray(tiles.transpose(0, 2, 3, 4, 1, 5))
+def data_layout_names(rank: int) -> tuple[str, str]:
+    """(channel-last, channel-first) activation layout names of ``rank``, e.g. NHWC, NCHW."""
+    letters = SPATIAL[rank]
+    return f"N{letters}C", f"NC{letters}"
 
 
-def conv2d_nhwc(
-    n: int, h: int, w: int, ci: int, co: int, kh: int, kw: int, stride: int, pad: int,
-    dilation: int, *, dtype: str,
-) -> tirx.PrimFunc:
-    """``out[n, y, x, o] = sum A_pad[n, y*s + r*d, x*s + q*d, c] * W[o, r, q, c]``."""
-    int8 = dtype == "int8"
-    out_dtype = "int32" if int8 else dtype
-    lanes, depth = VNNI_PACK
-    a = te.placeholder((n, h, w, ci), "uint8" if int8 else dtype, name="A")
-    if int8:
-        wt = te.placeholder((co // lanes, kh, kw, ci // depth, lanes, depth), "int8", name="W_packed")
+def is_channels_first(data_layout: str | None, rank: int) -> bool:
+    """Whether ``data_layout`` is channel-first; ``None`` means channel-last.
+
+    Accepts the names of the rank (``NLC``/``NCL``, ``NHWC``/``NCHW``,
+    ``NDHWC``/``NCDHW``) and, for any rank, ``NHWC``/``NCHW`` as style names.
+
+    Raises
+    ------
+    ValueError
+        For any other name.
+    """
+    if data_layout is None:
+        return False
+    last, first = data_layout_names(rank)
+    if data_layout in (last, "NHWC"):
+        return False
+    if data_layout in (first, "NCHW"):
+        return True
+    raise ValueError(
+        f"data_layout of a {rank}-d convolution must be {last} or {first} "
+        f"(or the style names NHWC / NCHW), got {data_layout!r}"
+    )
+
+
+def input_stage(
+    a: te.Tensor,
+    *,
+    channels_first: bool,
+    before: Sequence[int],
+    after: Sequence[int],
+    channels: int,
+    insert: int = 1,
+    name: str = "pad",
+) -> te.Tensor:
+    """The injective stage that makes the reduction's channel-last input.
+
+    ``X[n, *p, c] = A[n, *u / insert, c]`` where ``u = p - before`` lies in the
+    input and is a multiple of ``insert``, and ``c`` is a channel of ``A``;
+    zero elsewhere. So it pads each spatial dimension by ``before``/``after``,
+    inserts ``insert - 1`` zeros between neighbouring pixels (transposed
+    convolution), zero-extends the channels to ``channels`` and reads
+    channel-first ``A`` when asked. Returns ``A`` itself when the stage would
+    only copy it.
+    """
+    rank = len(before)
+    if channels_first:
+        ci, *spatial = (int(x) for x in a.shape[1:])
     else:
-        wt = te.placeholder((co, kh, kw, ci), dtype, name="W")
+        *spatial, ci = (int(x) for x in a.shape[1:])
+    if not channels_first and insert == 1 and channels == ci and not any(before) and not any(after):
+        return a
+    shape = [int(a.shape[0])]
+    shape += [(s - 1) * insert + 1 + lo + hi for s, lo, hi in zip(spatial, before, after)]
     zero = tirx.const(0, a.dtype)
-    padded = te.compute(
-        (n, h + 2 * pad, w + 2 * pad, ci),
-        lambda b, y, x, c: tirx.if_then_else(
-            tirx.all(y >= pad, y < h + pad, x >= pad, x < w + pad), a[b, y - pad, x - pad, c], zero
-        ),
-        name="pad",
+
+    def body(b, *idx):
+        *pos, c = idx
+        conds, src = [], []
+        for p, lo, hi, s in zip(pos, before, after, spatial):
+            u = p - lo
+            if lo:
+                conds.append(u >= 0)
+            if hi:
+                conds.append(u < (s - 1) * insert + 1)
+            if insert > 1:
+                conds.append(u % insert == 0)
+                u = u // insert
+            src.append(u)
+        if channels != ci:
+            conds.append(c < ci)
+        value = a[(b, c, *src)] if channels_first else a[(b, *src, c)]
+        return tirx.if_then_else(tirx.all(*conds), value, zero) if conds else value
+
+    names = [*_OUT_LOOPS[rank], "c"]
+    return te.compute((*shape, channels), body, name=name, varargs_names=names)
+
+
+def weight_placeholder(co: int, kernel: Sequence[int], ci: int, dtype: str, layout: str) -> te.Tensor:
+    """``W_packed[CO/16, *K, CI/4, 16, 4]`` (int8; float32 ``[CO/16, *K, CI, 16]``) or ``W[CO, *K, CI]`` (plain)."""
+    if layout == "plain":
+        return te.placeholder((co, *kernel, ci), dtype, name="W")
+    lanes, depth = pack_tile(dtype)
+    shape = (round_up(co, lanes) // lanes, *kernel, round_up(ci, depth) // depth, lanes, depth)
+    return te.placeholder(shape[:-1] if depth == 1 else shape, dtype, name="W_packed")
+
+
+def _weight_at(wt: te.Tensor, layout: str, dtype: str, o, r: Sequence, c):
+    if layout == "plain":
+        return wt[(o, *r, c)]
+    lanes, depth = pack_tile(dtype)
+    if depth == 1:
+        return wt[(o // lanes, *r, c, o % lanes)]
+    return wt[(o // lanes, *r, c // depth, o % lanes, c % depth)]
+
+
+def conv_reduce(
+    x: te.Tensor, wt: te.Tensor, *, out_spatial: Sequence[int], kernel: Sequence[int],
+    stride: int, dilation: int, layout: str, dtype: str,
+) -> te.Tensor:
+    """The reduction ``C[n, *y, o]`` of a channel-last, already padded input ``x``.
+
+    Reduces over every channel of ``x`` and produces every output channel of
+    ``wt`` (the tile-padded extents for the packed layout).
+    """
+    rank = len(kernel)
+    channels = int(x.shape[-1])
+    if layout == "plain":
+        co = int(wt.shape[0])
+    else:
+        co = int(wt.shape[0]) * pack_tile(dtype)[0]
+    rs = [te.reduce_axis((0, k), name=nm) for k, nm in zip(kernel, _REDUCE_LOOPS[rank])]
+    rc = te.reduce_axis((0, channels), name="rc")
+    acc = accumulator_dtype(dtype)
+
+    def body(b, *idx):
+        *ys, o = idx
+        pos = [y * stride + r * dilation for y, r in zip(ys, rs)]
+        return te.sum(
+            x[(b, *pos, rc)].astype(acc) * _weight_at(wt, layout, dtype, o, rs, rc).astype(acc),
+            axis=[*rs, rc],
+        )
+
+    shape = (int(x.shape[0]), *out_spatial, co)
+    return te.compute(shape, body, name="C", varargs_names=[*_OUT_LOOPS[rank], "o"])
+
+
+def conv_nd(
+    n: int, spatial: Sequence[int], ci: int, co: int, kernel: Sequence[int], stride: int,
+    pad: int, dilation: int, *, dtype: str, layout: str = "packed",
+    data_layout: str | None = None, epilogue: str = "none",
+) -> tirx.PrimFunc:
+    """N-d convolution, channel-last output.
+
+    Parameters
+    ----------
+    n, ci, co : int
+        Batch, input and output channels.
+    spatial, kernel : sequence of int
+        Input and kernel extents of the 1, 2 or 3 spatial dimensions.
+    stride, pad, dilation : int
+        The same for every spatial dimension; ``pad`` on both sides.
+    dtype : str
+        ``"int8"`` (uint8 activations, int8 weights, int32 accumulator) or ``"float32"``.
+    layout : str
+        ``"packed"`` (``W_packed[CO/16, *K, CI/4, 16, 4]`` (int8; float32 ``[CO/16, *K, CI, 16]``), channels
+        zero-padded to the tile) or ``"plain"`` (``W[CO, *K, CI]``).
+    data_layout : str, optional
+        Activation layout, channel-last (default, e.g. NHWC) or channel-first
+        (e.g. NCHW); see :func:`is_channels_first`.
+    epilogue : str
+        See :mod:`tvm_heron.ops.epilogue`.
+
+    Returns
+    -------
+    tvm.tirx.PrimFunc
+        Arguments ``A``, the weight, ``bias[CO]`` (with an epilogue) and
+        ``out[n, *out_spatial, CO]``.
+    """
+    rank = len(spatial)
+    if rank not in SPATIAL or len(kernel) != rank:
+        raise ValueError(
+            f"spatial rank must be 1, 2 or 3 for input and kernel, got {spatial} and {kernel}"
+        )
+    first = is_channels_first(data_layout, rank)
+    in_dtype = "uint8" if dtype == "int8" else dtype
+    a = te.placeholder((n, ci, *spatial) if first else (n, *spatial, ci), in_dtype, name="A")
+    wt = weight_placeholder(co, kernel, ci, dtype, layout)
+    channels = ci if layout == "plain" else round_up(ci, pack_tile(dtype)[1])
+    x = input_stage(
+        a, channels_first=first, before=[pad] * rank, after=[pad] * rank, channels=channels
     )
-    oh = conv2d_out_size(h, kh, stride, pad, dilation)
-    ow = conv2d_out_size(w, kw, stride, pad, dilation)
-    r = te.reduce_axis((0, kh), name="rh")
-    q = te.reduce_axis((0, kw), name="rw")
-    c = te.reduce_axis((0, ci), name="rc")
-
-    def weight(o, rr, qq, cc):
-        if int8:
-            return wt[o // lanes, rr, qq, cc // depth, o % lanes, cc % depth]
-        return wt[o, rr, qq, cc]
-
-    out = te.compute(
-        (n, oh, ow, co),
-        lambda b, y, x, o: te.sum(
-            padded[b, y * stride + r * dilation, x * stride + q * dilation, c].astype(out_dtype)
-            * weight(o, r, q, c).astype(out_dtype),
-            axis=[r, q, c],
-        ),
-        name="C",
+    out_spatial = [conv_out_size(s, k, stride, pad, dilation) for s, k in zip(spatial, kernel)]
+    acc = conv_reduce(
+        x, wt, out_spatial=out_spatial, kernel=kernel, stride=stride, dilation=dilation,
+        layout=layout, dtype=dtype,
     )
-    return te.create_prim_func([a, wt, out])
+    extra, out = finish(acc, co, epilogue, dtype, reduction=ci * int(np.prod(kernel)))
+    return te.create_prim_func([a, wt, *extra, out])
 
 
-def conv2d_reference(a: np.ndarray, weight: np.ndarray, stride: int, pad: int, dilation: int):
-    """numpy NHWC x OHWI convolution in int64 / float64."""
+def conv_reference(a: np.ndarray, weight: np.ndarray, stride: int, pad: int, dilation: int):
+    """numpy channel-last ``[N, *S, CI]`` x ``[CO, *K, CI]`` convolution in int64 / float64."""
     wide = np.int64 if np.issubdtype(a.dtype, np.integer) else np.float64
-    n, h, w, _ = a.shape
-    co, kh, kw, _ = weight.shape
-    oh = conv2d_out_size(h, kh, stride, pad, dilation)
-    ow = conv2d_out_size(w, kw, stride, pad, dilation)
-    ap = np.pad(a.astype(wide), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    out = np.zeros((n, oh, ow, co), wide)
-    for r in range(kh):
-        for q in range(kw):
-            window = ap[:, r * dilation :: stride, q * dilation :: stride, :][:, :oh, :ow, :]
-            out += np.einsum("nhwc,oc->nhwo", window, weight[:, r, q, :].astype(wide))
+    rank = a.ndim - 2
+    kernel = weight.shape[1:-1]
+    out_spatial = [
+        conv_out_size(s, k, stride, pad, dilation) for s, k in zip(a.shape[1:-1], kernel)
+    ]
+    padded = np.pad(a.astype(wide), [(0, 0), *[(pad, pad)] * rank, (0, 0)])
+    out = np.zeros((a.shape[0], *out_spatial, weight.shape[0]), wide)
+    for offsets in itertools.product(*(range(k) for k in kernel)):
+        window = padded[
+            (slice(None),)
+            + tuple(slice(r * dilation, r * dilation + (o - 1) * stride + 1, stride)
+                    for r, o in zip(offsets, out_spatial))
+        ]
+        tap = weight[(slice(None), *offsets, slice(None))].astype(wide)  # [CO, CI]
+        out += np.tensordot(window, tap, axes=([-1], [1]))
     return out

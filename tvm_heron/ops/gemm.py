@@ -4,84 +4,139 @@ GEMM, batched matmul, GEMV (a GEMM with one row) and the paper's scan (a GEMM
 against a triangular 0/1 matrix) share one definition.
 
 int8 uses the operand types of AVX-512 VNNI: ``A`` is uint8, ``B`` is int8,
-``C`` is int32. VNNI consumes the weight in tiles of 16 output columns by 4
-reduction steps, stored contiguously; the *packed* layout
-``B_packed[(b,) N // 16, K // 4, 16, 4]`` holds exactly those tiles, and
-:func:`pack_vnni_weight` produces it from a plain ``B[(b,) N, K]``.
+the accumulator int32; float32 is float32 throughout. The *packed* weight
+layout ``B_packed[(b,) N/16, K/4, 16, 4]`` for int8 (``[(b,) N/16, K, 16]`` for
+float32, see :mod:`tvm_heron.ops.layout`) holds the tiles one VNNI
+instruction (or one 16-lane FMA) consumes, stored contiguously;
+:func:`~tvm_heron.ops.layout.pack_weight` produces it from a plain
+``B[(b,) N, K]``.
+
+When ``K`` is not a multiple of the tile depth, an injective stage ``pad``
+zero-extends ``A`` along ``K`` (the packed weight is zero-padded too); when
+``N`` is not a multiple of 16, the reduction ``C`` computes ``N`` rounded up
+to 16 columns and a stage ``crop`` keeps the first ``N``. An epilogue
+(:mod:`tvm_heron.ops.epilogue`) follows.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from tvm import te, tirx
 
+from .epilogue import accumulator_dtype, finish
+from .layout import PACK, pack_tile, packed_shape, round_up
+
 #: Tile of the packed VNNI weight layout: (output lanes, reduction depth).
-VNNI_PACK = (16, 4)
-
-
-def pack_vnni_weight(weight: np.ndarray) -> np.ndarray:
-    """Pack a ``[..., N, K]`` int8 weight into ``[..., N // 16, K // 4, 16, 4]``.
-
-    ``packed[..., jo, ko, ji, ki] == weight[..., 16 * jo + ji, 4 * ko + ki]``.
-    """
-    *batch, n, k = weight.shape
-    lanes, depth = VNNI_PACK
-    if n % lanes or k % depth:
-        raise ValueError(f"weight shape {weight.shape} is not a multiple of {VNNI_PACK}")
-    tiles = weight.reshape(*batch, n // lanes, lanes, k // depth, depth)
-    nb = len(batch)
-    order = (*range(nb), nb, nb + 2, nb + 1, nb + 3)
-    return np.ascontiguousarray(tiles.transpose(order))
+VNNI_PACK = PACK["int8"]
 
 
 def _batch(batch: int | None) -> tuple[int, ...]:
     return () if batch is None else (batch,)
 
 
-def _named(body, batched: bool):
-    """``body(*idx)`` as a lambda whose argument names name the loops (b, i, j)."""
-    if batched:
-        return lambda b, i, j: body(b, i, j)
-    return lambda i, j: body(i, j)
+def _loop_names(batch: int | None) -> list[str]:
+    return ["i", "j"] if batch is None else ["b", "i", "j"]
 
 
-def gemm_int8_packed(m: int, k: int, n: int, *, batch: int | None = None) -> tirx.PrimFunc:
-    """int8 (batched) GEMM with the weight in the packed VNNI layout.
+def _activation(m: int, k: int, dtype: str, batch: int | None) -> te.Tensor:
+    return te.placeholder((*_batch(batch), m, k), "uint8" if dtype == "int8" else dtype, name="A")
 
-    Arguments: ``A[(b,) m, k]`` uint8, ``B_packed[(b,) n // 16, k // 4, 16, 4]``
-    int8, ``C[(b,) m, n]`` int32.
-    """
-    lanes, depth = VNNI_PACK
-    lead = _batch(batch)
-    a = te.placeholder((*lead, m, k), "uint8", name="A")
-    b = te.placeholder((*lead, n // lanes, k // depth, lanes, depth), "int8", name="B_packed")
+
+def _pad_reduction(a: te.Tensor, k_padded: int) -> te.Tensor:
+    """``pad[..., i, k] = A[..., i, k]`` for ``k < K``, 0 up to ``k_padded``."""
+    k = int(a.shape[-1])
+    if k_padded == k:
+        return a
+    zero = tirx.const(0, a.dtype)
+    return te.compute(
+        (*a.shape[:-1], k_padded),
+        lambda *i: tirx.if_then_else(i[-1] < k, a(*i), zero),
+        name="pad",
+        varargs_names=["b", "i", "k"][-len(a.shape) :],
+    )
+
+
+def _reduce(a: te.Tensor, weight, k: int, n: int, acc: str, batch: int | None) -> te.Tensor:
+    """``C[(b,) i, j] = sum_r A[(b,) i, r] * weight((b,), j, r)`` over ``r < k``."""
     r = te.reduce_axis((0, k), name="k")
+    m = a.shape[-2]
 
     def body(*idx):
         *bi, i, j = idx
-        return te.sum(
-            a[(*bi, i, r)].astype("int32")
-            * b[(*bi, j // lanes, r // depth, j % lanes, r % depth)].astype("int32"),
-            axis=r,
-        )
+        return te.sum(a[(*bi, i, r)].astype(acc) * weight(bi, j, r).astype(acc), axis=r)
 
-    c = te.compute((*lead, m, n), _named(body, batch is not None), name="C")
-    return te.create_prim_func([a, b, c])
+    return te.compute((*_batch(batch), m, n), body, name="C", varargs_names=_loop_names(batch))
+
+
+def gemm_packed(
+    m: int, k: int, n: int, dtype: str, *, batch: int | None = None, epilogue: str = "none"
+) -> tirx.PrimFunc:
+    """(Batched) GEMM with the weight in the packed layout of ``dtype``.
+
+    Parameters
+    ----------
+    m, k, n : int
+        ``C[m, n] = A[m, k] x B[n, k]^T``.
+    dtype : str
+        ``"int8"`` (A uint8, B int8, accumulator int32) or ``"float32"``.
+    batch : int, optional
+        Leading batch extent of every operand.
+    epilogue : str
+        See :mod:`tvm_heron.ops.epilogue`.
+
+    Returns
+    -------
+    tvm.tirx.PrimFunc
+        Arguments ``A[(b,) m, k]``,
+        ``B_packed[(b,) ceil(n/16), ceil(k/4), 16, 4]`` (float32: ``[(b,) ceil(n/16), k, 16]``), ``bias[n]``
+        (with an epilogue) and the output ``[(b,) m, n]``.
+    """
+    lanes, depth = pack_tile(dtype)
+    n_padded, k_padded = round_up(n, lanes), round_up(k, depth)
+    lead = _batch(batch)
+    a = _activation(m, k, dtype, batch)
+    b = te.placeholder(packed_shape((*lead, n_padded, k_padded), dtype), dtype, name="B_packed")
+
+    def weight(bi, j, r):
+        if depth == 1:
+            return b[(*bi, j // lanes, r, j % lanes)]
+        return b[(*bi, j // lanes, r // depth, j % lanes, r % depth)]
+
+    padded = _pad_reduction(a, k_padded)
+    acc = _reduce(padded, weight, k_padded, n_padded, accumulator_dtype(dtype), batch)
+    extra, out = finish(acc, n, epilogue, dtype, reduction=k)
+    return te.create_prim_func([a, b, *extra, out])
+
+
+def gemm_int8_packed(m: int, k: int, n: int, *, batch: int | None = None) -> tirx.PrimFunc:
+    """int8 (batched) GEMM with the packed VNNI weight: ``gemm_packed(m, k, n, "int8")``."""
+    return gemm_packed(m, k, n, "int8", batch=batch)
+
+
+def gemm_plain(
+    m: int, k: int, n: int, dtype: str, *, batch: int | None = None, epilogue: str = "none"
+) -> tirx.PrimFunc:
+    """(Batched) GEMM with the weight as given (not packed).
+
+    Arguments ``A[(b,) m, k]``, ``B[(b,) n, k]``, ``bias[n]`` (with an
+    epilogue) and the output ``[(b,) m, n]``. No padding: any ``k`` and ``n``.
+    ``dtype`` and ``epilogue`` as in :func:`gemm_packed`.
+    """
+    pack_tile(dtype)  # validates the dtype
+    a = _activation(m, k, dtype, batch)
+    b = te.placeholder((*_batch(batch), n, k), dtype, name="B")
+    acc = _reduce(a, lambda bi, j, r: b[(*bi, j, r)], k, n, accumulator_dtype(dtype), batch)
+    extra, out = finish(acc, n, epilogue, dtype, reduction=k)
+    return te.create_prim_func([a, b, *extra, out])
 
 
 def gemm_dense(
     m: int, k: int, n: int, in_dtype: str, out_dtype: str, *, batch: int | None = None
 ) -> tirx.PrimFunc:
-    """(Batched) GEMM with an unpacked weight: ``A[(b,) m, k]``, ``B[(b,) n, k]``, ``C[(b,) m, n]``."""
-    lead = _batch(batch)
-    a_dtype = "uint8" if in_dtype == "int8" else in_dtype
-    a = te.placeholder((*lead, m, k), a_dtype, name="A")
-    b = te.placeholder((*lead, n, k), in_dtype, name="B")
-    r = te.reduce_axis((0, k), name="k")
+    """(Batched) GEMM with an unpacked weight: ``A[(b,) m, k]``, ``B[(b,) n, k]``, ``C[(b,) m, n]``.
 
-    def body(*idx):
-        *bi, i, j = idx
-        return te.sum(a[(*bi, i, r)].astype(out_dtype) * b[(*bi, j, r)].astype(out_dtype), axis=r)
-
-    c = te.compute((*lead, m, n), _named(body, batch is not None), name="C")
+    Accumulates in ``out_dtype``; ``A`` is uint8 when ``in_dtype`` is int8.
+    """
+    a = _activation(m, k, in_dtype, batch)
+    b = te.placeholder((*_batch(batch), n, k), in_dtype, name="B")
+    c = _reduce(a, lambda bi, j, r: b[(*bi, j, r)], k, n, out_dtype, batch)
     return te.create_prim_func([a, b, c])

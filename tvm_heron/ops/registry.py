@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InvalidShapeError, UnsupportedDtypeError, UnsupportedOperatorError
-from . import conv, gemm
+from . import conv, gemm, transposed
+from .epilogue import check_epilogue, epilogue_reference, make_bias, output_dtype
+from .layout import pack_conv_weight, pack_weight, transposed_conv_weight
 from .workload import Workload
 
 #: Shape fields of each operator (same names as the paper's workload list).
@@ -16,12 +18,25 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "bmm": ("B", "M", "K", "N"),
     "gemv": ("M", "K"),
     "scan": ("M", "N", "K"),
+    "c1d": ("N", "L", "CI", "CO", "K", "stride", "pad", "dilation"),
     "c2d": ("N", "H", "W", "CI", "CO", "KH", "KW", "stride", "pad", "dilation"),
     "dil": ("N", "H", "W", "CI", "CO", "KH", "KW", "stride", "pad", "dilation"),
+    "c3d": ("N", "D", "H", "W", "CI", "CO", "KD", "KH", "KW", "stride", "pad", "dilation"),
+    "t2d": ("N", "H", "W", "CI", "CO", "KH", "KW", "stride", "pad", "dilation", "output_padding"),
 }
 
 #: Input data types each operator is defined for.
 DTYPES: dict[str, tuple[str, ...]] = {op: ("int8", "float32") for op in FIELDS}
+
+#: Weight layouts: ``packed`` tiles of 16 output lanes x 4 (int8) or 1 (float32)
+#: reduction steps (:mod:`tvm_heron.ops.layout`); ``plain`` is ``B[N, K]`` / OHWI.
+LAYOUTS = conv.LAYOUTS
+
+#: Spatial rank of each convolution operator (``t2d`` is transposed).
+CONV_RANK = {"c1d": 1, "c2d": 2, "dil": 2, "c3d": 3, "t2d": 2}
+
+#: Fields that may be zero.
+_NON_NEGATIVE = ("pad", "output_padding")
 
 
 def _as_matmul(op: str, shape: tuple[int, ...]) -> tuple[int | None, int, int, int]:
@@ -36,9 +51,6 @@ def _as_matmul(op: str, shape: tuple[int, ...]) -> tuple[int | None, int, int, i
     m, n, k = shape  # scan: out[M, N] = A[M, K] x T[N, K]^T, T[n, k] = (n > k)
     return None, m, k, n
 
-#: Weight layouts: ``packed`` is VNNI's ``[N/16, K/4, 16, 4]``, ``plain`` is ``[N, K]``.
-LAYOUTS = ("packed", "plain")
-
 
 def _check_shape(op: str, shape: Sequence[int]) -> tuple[int, ...]:
     fields = FIELDS[op]
@@ -48,12 +60,22 @@ def _check_shape(op: str, shape: Sequence[int]) -> tuple[int, ...]:
             f"{','.join(map(str, shape))}"
         )
     for name, value in zip(fields, shape):
-        if int(value) < (0 if name == "pad" else 1):
+        if name in _NON_NEGATIVE and int(value) < 0:
+            raise InvalidShapeError(f"{op}: {name} must be non-negative, got {value}")
+        if name not in _NON_NEGATIVE and int(value) < 1:
             raise InvalidShapeError(f"{op}: {name} must be positive, got {value}")
     return tuple(int(v) for v in shape)
 
 
-def make_workload(op: str, shape: Sequence[int], dtype: str, *, layout: str = "packed") -> Workload:
+def make_workload(
+    op: str,
+    shape: Sequence[int],
+    dtype: str,
+    *,
+    layout: str = "packed",
+    data_layout: str | None = None,
+    epilogue: str = "none",
+) -> Workload:
     """Build a :class:`Workload`.
 
     Parameters
@@ -65,11 +87,20 @@ def make_workload(op: str, shape: Sequence[int], dtype: str, *, layout: str = "p
     dtype : str
         ``"int8"`` (u8 x s8 -> s32) or ``"float32"``.
     layout : str
-        Weight layout of int8 GEMM: ``"packed"`` or ``"plain"``.
+        Weight layout inside the kernel: ``"packed"`` (16-lane tiles, extents
+        zero-padded to the tile; see :mod:`tvm_heron.ops.layout`) or
+        ``"plain"`` (GEMM ``B[N, K]``, convolution ``[CO, *K, CI]``).
+    data_layout : str, optional
+        Convolutions only: activation layout, channel-last (default: NLC,
+        NHWC, NDHWC) or channel-first (NCL, NCHW, NCDHW). The output is
+        channel-last either way.
+    epilogue : str
+        ``"none"``, ``"bias_relu"`` or ``"requant"`` (int8); see
+        :mod:`tvm_heron.ops.epilogue`.
 
     Raises
     ------
-    UnsupportedOperatorError, InvalidShapeError, UnsupportedDtypeError
+    UnsupportedOperatorError, InvalidShapeError, UnsupportedDtypeError, ValueError
         With a message naming the problem.
     """
     if op not in FIELDS:
@@ -83,94 +114,141 @@ def make_workload(op: str, shape: Sequence[int], dtype: str, *, layout: str = "p
         )
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    if op in ("c2d", "dil"):
-        return _conv2d(op, shape, dtype=dtype)
-    return _matmul(op, shape, dtype=dtype, layout=layout)
+    check_epilogue(epilogue, dtype)
+    options = dict(dtype=dtype, layout=layout, epilogue=epilogue)
+    if op in CONV_RANK:
+        last, first = conv.data_layout_names(CONV_RANK[op])
+        data_layout = first if conv.is_channels_first(data_layout, CONV_RANK[op]) else last
+        return _conv(op, shape, data_layout=data_layout, **options)
+    if data_layout is not None:
+        raise ValueError(f"data_layout applies to convolutions only, not to {op}")
+    return _matmul(op, shape, **options)
 
 
-def _conv2d(op: str, shape: tuple[int, ...], *, dtype: str) -> Workload:
-    n, h, w, ci, co, kh, kw, stride, pad, dilation = shape
-    int8 = dtype == "int8"
-    if int8 and (co % gemm.VNNI_PACK[0] or ci % gemm.VNNI_PACK[1]):
-        raise InvalidShapeError(
-            f"int8 {op} with the packed VNNI weight (OhwI16o4i) needs CO % 16 == 0 and "
-            f"CI % 4 == 0; got CI={ci}, CO={co}"
-        )
-    oh = conv.conv2d_out_size(h, kh, stride, pad, dilation)
-    ow = conv.conv2d_out_size(w, kw, stride, pad, dilation)
-    if oh < 1 or ow < 1:
-        raise InvalidShapeError(f"{op}: the kernel does not fit the padded input (output {oh}x{ow})")
-    func = conv.conv2d_nhwc(n, h, w, ci, co, kh, kw, stride, pad, dilation, dtype=dtype)
-
-    def make_inputs(rng: np.random.Generator):
-        if int8:
-            a = rng.integers(0, 256, size=(n, h, w, ci), dtype=np.uint8)
-            wt = rng.integers(-128, 128, size=(co, kh, kw, ci), dtype=np.int8)
-            out = np.zeros((n, oh, ow, co), dtype=np.int32)
-            return [a, conv.pack_conv_weight(wt), out], (a, wt)
-        a = rng.uniform(-1, 1, size=(n, h, w, ci)).astype(dtype)
-        wt = rng.uniform(-1, 1, size=(co, kh, kw, ci)).astype(dtype)
-        return [a, wt, np.zeros((n, oh, ow, co), dtype=dtype)], (a, wt)
-
-    def reference(a, wt):
-        result = conv.conv2d_reference(a, wt, stride, pad, dilation)
-        return result.astype(np.int32) if int8 else result
-
-    return Workload(
-        op=op,
-        shape=shape,
-        dtype=dtype,
-        func=func,
-        flops=2 * n * oh * ow * co * ci * kh * kw,
-        make_inputs=make_inputs,
-        reference=reference,
-        exact=int8,
-    )
-
-
-def _matmul(op: str, shape: tuple[int, ...], *, dtype: str, layout: str) -> Workload:
+def _matmul(op: str, shape: tuple[int, ...], *, dtype: str, layout: str, epilogue: str) -> Workload:
     batch, m, k, n = _as_matmul(op, shape)
     lead = () if batch is None else (batch,)
     int8 = dtype == "int8"
-    packed = int8 and layout == "packed"
-    if packed and (n % gemm.VNNI_PACK[0] or k % gemm.VNNI_PACK[1]):
-        fields = dict(zip(FIELDS[op], shape))
-        raise InvalidShapeError(
-            f"int8 {op} with the packed VNNI weight needs its output columns (here {n}) to be a "
-            f"multiple of 16 and its reduction (here {k}) a multiple of 4 (16 output lanes x 4 "
-            f"reduction bytes); got {fields}"
-        )
-    if packed:
-        func = gemm.gemm_int8_packed(m, k, n, batch=batch)
-    else:
-        func = gemm.gemm_dense(m, k, n, dtype, "int32" if int8 else dtype, batch=batch)
+    build = gemm.gemm_packed if layout == "packed" else gemm.gemm_plain
+    func = build(m, k, n, dtype, batch=batch, epilogue=epilogue)
 
     def make_inputs(rng: np.random.Generator):
         if int8:
             a = rng.integers(0, 256, size=(*lead, m, k), dtype=np.uint8)
             b = rng.integers(-128, 128, size=(*lead, n, k), dtype=np.int8)
-            out = np.zeros((*lead, m, n), dtype=np.int32)
         else:
             a = rng.uniform(-1, 1, size=(*lead, m, k)).astype(dtype)
             b = rng.uniform(-1, 1, size=(*lead, n, k)).astype(dtype)
-            out = np.zeros((*lead, m, n), dtype=dtype)
         if op == "scan":  # the triangular 0/1 matrix of a prefix sum
             b = np.tril(np.ones((n, k)), -1).astype(b.dtype)
-        weight = gemm.pack_vnni_weight(b) if packed else b
-        return [a, weight, out], (a, b)
+        weight = pack_weight(b, dtype) if layout == "packed" else b
+        bias = [] if epilogue == "none" else [make_bias(rng, dtype, n)]
+        out = np.zeros((*lead, m, n), dtype=output_dtype(dtype, epilogue))
+        return [a, weight, *bias, out], (a, b, *bias)
 
-    def reference(a, b):
+    def reference(a, b, bias=None):
         wide = np.int64 if int8 else np.float64
-        result = np.matmul(a.astype(wide), np.swapaxes(b.astype(wide), -1, -2))
-        return result.astype(np.int32) if int8 else result
+        acc = np.matmul(a.astype(wide), np.swapaxes(b.astype(wide), -1, -2))
+        return epilogue_reference(acc, bias, epilogue, dtype, reduction=k)
 
     return Workload(
-        op=op,
-        shape=shape,
-        dtype=dtype,
-        func=func,
-        flops=2 * (batch or 1) * m * n * k,
-        make_inputs=make_inputs,
-        reference=reference,
-        exact=int8,
+        op=op, shape=shape, dtype=dtype, func=func, flops=2 * (batch or 1) * m * n * k,
+        make_inputs=make_inputs, reference=reference, exact=int8,
+        layout=layout, epilogue=epilogue,
+    )
+
+
+def _conv_fields(op: str, shape: tuple[int, ...]):
+    """(n, spatial, ci, co, kernel, stride, pad, dilation, extra) of a convolution's fields."""
+    rank = CONV_RANK[op]
+    n, spatial = shape[0], shape[1 : 1 + rank]
+    ci, co = shape[1 + rank : 3 + rank]
+    kernel = shape[3 + rank : 3 + 2 * rank]
+    stride, pad, dilation, *extra = shape[3 + 2 * rank :]
+    return n, spatial, ci, co, kernel, stride, pad, dilation, extra
+
+
+def _conv_out_spatial(op: str, shape: tuple[int, ...]) -> list[int]:
+    """Output extents, or :class:`InvalidShapeError` naming the fields that do not fit."""
+    fields = FIELDS[op]
+    n, spatial, ci, co, kernel, stride, pad, dilation, extra = _conv_fields(op, shape)
+    rank = len(spatial)
+    names = zip(fields[1 : 1 + rank], fields[3 + rank : 3 + 2 * rank], spatial, kernel)
+    if op != "t2d":
+        out = []
+        for s_name, k_name, s, k in names:
+            out.append(conv.conv_out_size(s, k, stride, pad, dilation))
+            if out[-1] < 1:
+                raise InvalidShapeError(
+                    f"{op}: the kernel does not fit the padded input: {k_name}={k} with dilation "
+                    f"{dilation} spans {dilation * (k - 1) + 1} > {s_name} + 2*pad = {s + 2 * pad}"
+                )
+        return out
+    (output_padding,) = extra
+    if output_padding >= max(stride, dilation):
+        raise InvalidShapeError(
+            f"t2d: output_padding must be smaller than max(stride, dilation) = "
+            f"{max(stride, dilation)}, got {output_padding}"
+        )
+    out = []
+    for s_name, k_name, s, k in names:
+        if pad > dilation * (k - 1):
+            raise InvalidShapeError(
+                f"t2d: pad must be at most dilation*({k_name}-1) = {dilation * (k - 1)} "
+                f"(the equivalent convolution's padding would be negative), got pad={pad}"
+            )
+        out.append(transposed.conv_transpose_out_size(s, k, stride, pad, dilation, output_padding))
+        if out[-1] < 1:
+            raise InvalidShapeError(f"t2d: empty output along {s_name} ({out[-1]})")
+    return out
+
+
+def _conv(
+    op: str, shape: tuple[int, ...], *, dtype: str, layout: str, data_layout: str, epilogue: str
+) -> Workload:
+    n, spatial, ci, co, kernel, stride, pad, dilation, extra = _conv_fields(op, shape)
+    out_spatial = _conv_out_spatial(op, shape)
+    first = conv.is_channels_first(data_layout, len(spatial))
+    options = dict(dtype=dtype, layout=layout, data_layout=data_layout, epilogue=epilogue)
+    macs_per_pixel = ci * co * int(np.prod(kernel))
+    if op == "t2d":
+        func = transposed.conv_transpose_nd(
+            n, spatial, ci, co, kernel, stride, pad, dilation, *extra, **options
+        )
+        flops = 2 * n * int(np.prod(spatial)) * macs_per_pixel  # the scatter's MACs
+        weight_shape = (ci, co, *kernel)  # PyTorch's conv_transpose weight
+    else:
+        func = conv.conv_nd(n, spatial, ci, co, kernel, stride, pad, dilation, **options)
+        flops = 2 * n * int(np.prod(out_spatial)) * macs_per_pixel
+        weight_shape = (co, *kernel, ci)
+    int8 = dtype == "int8"
+    a_shape = (n, ci, *spatial) if first else (n, *spatial, ci)
+
+    def make_inputs(rng: np.random.Generator):
+        if int8:
+            a = rng.integers(0, 256, size=a_shape, dtype=np.uint8)
+            wt = rng.integers(-128, 128, size=weight_shape, dtype=np.int8)
+        else:
+            a = rng.uniform(-1, 1, size=a_shape).astype(dtype)
+            wt = rng.uniform(-1, 1, size=weight_shape).astype(dtype)
+        weight = transposed_conv_weight(wt) if op == "t2d" else wt
+        if layout == "packed":
+            weight = pack_conv_weight(weight, dtype)
+        bias = [] if epilogue == "none" else [make_bias(rng, dtype, co)]
+        out = np.zeros((n, *out_spatial, co), dtype=output_dtype(dtype, epilogue))
+        return [a, weight, *bias, out], (a, wt, *bias)
+
+    def reference(a, wt, bias=None):
+        if first:
+            a = np.moveaxis(a, 1, -1)
+        if op == "t2d":
+            acc = transposed.conv_transpose_reference(a, wt, stride, pad, dilation, *extra)
+        else:
+            acc = conv.conv_reference(a, wt, stride, pad, dilation)
+        return epilogue_reference(acc, bias, epilogue, dtype, reduction=ci * int(np.prod(kernel)))
+
+    return Workload(
+        op=op, shape=shape, dtype=dtype, func=func, flops=flops, make_inputs=make_inputs,
+        reference=reference, exact=int8, layout=layout, data_layout=data_layout,
+        epilogue=epilogue,
     )

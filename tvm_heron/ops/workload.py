@@ -23,16 +23,24 @@ class Workload:
         Input data type (``"int8"`` means uint8 activations x int8 weights
         accumulated in int32, as VNNI computes).
     func : tvm.tirx.PrimFunc
-        The computation; its last parameter is the output.
+        The computation; its parameters are the activation, the weight (as
+        packed for the kernel), the bias (with an epilogue) and the output, last.
     flops : int
         Multiply-adds times two.
     make_inputs : callable
         ``make_inputs(rng) -> (args, logical)``: the arrays to pass to ``func``
-        (output zero-filled, last) and the logical operands for the reference.
+        (output zero-filled, last) and the logical operands for the reference:
+        ``(activation, weight in its logical layout[, bias])``.
     reference : callable
         ``reference(*logical) -> numpy.ndarray``, the expected output.
     exact : bool
         Whether outputs must match exactly (integers) or to a tolerance.
+    layout : str
+        Weight layout inside the kernel, ``"packed"`` or ``"plain"``.
+    data_layout : str or None
+        Activation layout of a convolution (``"NHWC"``, ``"NCL"``, ...); None otherwise.
+    epilogue : str
+        Fused epilogue (:mod:`tvm_heron.ops.epilogue`), ``"none"`` by default.
     """
 
     op: str
@@ -43,11 +51,26 @@ class Workload:
     make_inputs: Callable = attrs.field(eq=False, repr=False)
     reference: Callable = attrs.field(eq=False, repr=False)
     exact: bool = True
+    layout: str = "packed"
+    data_layout: str | None = None
+    epilogue: str = "none"
 
     @property
     def name(self) -> str:
-        """A readable name such as ``gemm_64x64x64_int8``."""
-        return f"{self.op}_{'x'.join(map(str, self.shape))}_{self.dtype}"
+        """A readable name such as ``gemm_64x64x64_int8``.
+
+        Options other than the defaults are appended: ``_plain`` (weight
+        layout), the channel-first activation layout (``_nchw``), the epilogue
+        (``_bias_relu``), e.g. ``c2d_1x8x8x16x16x3x3x1x1x1_int8_plain_nchw_requant``.
+        """
+        parts = [self.op, "x".join(map(str, self.shape)), self.dtype]
+        if self.layout != "packed":
+            parts.append(self.layout)
+        if self.data_layout is not None and self.data_layout.startswith("NC"):
+            parts.append(self.data_layout.lower())
+        if self.epilogue != "none":
+            parts.append(self.epilogue)
+        return "_".join(parts)
 
     def check(self, output: np.ndarray, logical) -> tuple[bool, float]:
         """Compare ``output`` with the reference; returns (correct, max abs error)."""
