@@ -18,8 +18,11 @@ from tvm_heron.cli import EXIT_BAD_INPUT, main
         (["--op", "gemm", "--shape", "64,64"], "gemm takes 3 shape fields (M,K,N)"),
         (["--op", "gemm", "--shape", "64,0,64"], "K must be positive"),
         (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float16"], "not 'float16'"),
-        (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float32"], "tensorizes int8"),
-        (["--op", "gemm", "--shape", "64,64,40"], "multiple of 16"),
+        (
+            ["--op", "gemm", "--shape", "64,64,64", "--dtype", "float32", "--target", '{"kind":"llvm","mcpu":"haswell"}'],
+            "has no AVX-512 (avx512f)",
+        ),
+        (["--op", "t2d", "--shape", "1,6,6,32,16,3,3,2,3,1,0"], "at most dilation*(KH-1) = 2"),
         (
             ["--op", "gemm", "--shape", "64,64,64", "--target", '{"kind":"llvm","mcpu":"skylake-avx512"}'],
             "has no AVX-512 VNNI",

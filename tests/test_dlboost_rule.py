@@ -48,12 +48,35 @@ def test_tensorize_annotation_and_levels():
 
 
 def test_not_applicable_leaves_block_alone():
-    """A float32 GEMM does not map onto the int8 dot product: the rule returns it unchanged."""
-    workload = make_workload("gemm", (32, 32, 32), "float32")
-    mod, _, spaces = design_spaces(workload)
+    """A reduction of 30 cannot be tiled by the intrinsics' 4 steps: the rule leaves it."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from tvm_heron.space import heron_postprocs
+
+    from helpers import HOST
+
+    workload = make_workload("gemm", (32, 30, 32), "float32", layout="plain")
+    mod = tvm.IRModule({"main": workload.func})
+    space = ms.space_generator.PostOrderApply(
+        sch_rules=[DLBoostRule()], postprocs=heron_postprocs(HOST), mutator_probs={}
+    )
+    spaces = ms.TuneContext(mod=mod, target=HOST, space_generator=space).generate_design_space()
     assert len(spaces) == 1
     assert "SamplePerfectTile" not in _kinds(spaces[0])
     tvm.ir.assert_structural_equal(spaces[0].mod, mod)
+
+
+@pytest.mark.parametrize("layout", ["packed", "plain"])
+def test_fp32_uses_the_fma_intrinsic(layout):
+    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "float32", layout=layout))
+    assert len(spaces) == 2
+    for sch in spaces:
+        tensorized = [
+            str(i.inputs[1]) for i in sch.trace.insts
+            if i.kind.name == "Annotate" and str(i.attrs[0]) == AUTO_TENSORIZE
+        ]
+        assert tensorized == ['"heron_fma_16x4_f32_avx512"'] or tensorized == ["heron_fma_16x4_f32_avx512"]
+        assert ("TransformLayout" in _kinds(sch)) == (layout == "plain")
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,23 @@ def _add_workload_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", required=True, type=_shape, help="shape fields, e.g. 64,64,64 (M,K,N)")
     parser.add_argument("--dtype", default="int8", help="int8 (u8 x s8 -> s32) or float32")
     parser.add_argument(
-        "--layout", default="packed", choices=("packed", "plain"), help="weight layout of int8 gemm"
+        "--layout",
+        default="packed",
+        choices=("packed", "plain"),
+        help="weight layout the kernel takes: packed 16-lane tiles (default) or the user's plain "
+        "layout ([N,K], OHWI), packed inside the kernel",
+    )
+    parser.add_argument(
+        "--data-layout",
+        default=None,
+        choices=("NHWC", "NCHW"),
+        help="activation layout of convolutions: channels last (default) or first",
+    )
+    parser.add_argument(
+        "--epilogue",
+        default="none",
+        choices=("none", "bias_relu", "requant"),
+        help="fused epilogue: bias + ReLU, or (int8) bias + requantize + ReLU to uint8",
     )
     parser.add_argument("--target", default=None, help="'host' (default), a JSON dict or a tag")
     parser.add_argument("--space", default="heron", choices=("heron", "default"))
@@ -93,7 +109,14 @@ def _workload_and_target(args):
     from .ops import make_workload  # pylint: disable=import-outside-toplevel
     from .target import parse_target  # pylint: disable=import-outside-toplevel
 
-    workload = make_workload(args.op, args.shape, args.dtype, layout=args.layout)
+    workload = make_workload(
+        args.op,
+        args.shape,
+        args.dtype,
+        layout=args.layout,
+        data_layout=args.data_layout,
+        epilogue=args.epilogue,
+    )
     return workload, parse_target(args.target)
 
 

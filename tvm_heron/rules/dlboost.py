@@ -243,13 +243,22 @@ def _inline_epilogue(sch: Schedule, write_back: SBlockRV) -> None:
     progress = True
     while progress:
         progress = False
+        shape = _written_shape(sch, write_back)
         for consumer in sch.get_consumers(write_back):
+            # TVM inlines a consumer over a smaller domain (a crop of padded
+            # channels) and then writes out of bounds: only same-shape consumers.
+            if _written_shape(sch, consumer) != shape:
+                continue
             try:
                 sch.reverse_compute_inline(consumer)
             except ScheduleError:
                 continue
             progress = True
             break
+
+
+def _written_shape(sch: Schedule, block: SBlockRV) -> list[int]:
+    return [int(x) for x in sch.get(block).writes[0].source.shape]
 
 
 def _pack_weight(sch: Schedule, block: SBlockRV, lanes: int, depth: int) -> None:
