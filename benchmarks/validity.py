@@ -22,6 +22,7 @@ from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.schedule import Trace
 
 import tvm_heron  # noqa: F401
+from tvm_heron.bench.msvnni import patch_metaschedule_vnni
 from tvm_heron.errors import HeronError
 from tvm_heron.ops import make_workload
 from tvm_heron.space import analyze, heron_space, postprocess, replay
@@ -114,12 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     target = host_target()
     if args.patch_ms_vnni:
-        import tvm.s_tir.tensor_intrin  # noqa: F401  (registers TVM's own first)
-        from tvm.s_tir import TensorIntrin
-
-        from tvm_heron.intrinsics import vnni
-
-        TensorIntrin.register("dot_16x4_vnni", vnni.DESC, vnni.IMPL, override=True)
+        patch_metaschedule_vnni()
     rows = []
     for text in args.shapes:
         shape = tuple(int(x) for x in text.split(","))

@@ -1,0 +1,51 @@
+"""Give MetaSchedule's own VNNI rule a working intrinsic.
+
+TVM 0.27's ``dot_16x4_vnni`` fails LLVM 22's verifier, so none of the
+candidates of MetaSchedule's default int8 space for a VNNI CPU builds. The
+baseline of a fair comparison re-registers that name with tvm_heron's
+intrinsic (:mod:`tvm_heron.intrinsics.vnni`, the same computation and
+operand layout), process-wide. Heron's space uses its own name and is not
+affected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+#: The name MetaSchedule's VNNI schedule rule tensorizes with.
+MS_VNNI_INTRIN = "dot_16x4_vnni"
+
+
+def patch_metaschedule_vnni() -> str:
+    """Register tvm_heron's VNNI intrinsic as ``dot_16x4_vnni`` (idempotent); returns the name."""
+    # pylint: disable=import-outside-toplevel
+    # TVM's own intrinsics first (every TuneContext imports them: 10-30 s, once per process);
+    # registered after ours, theirs would fail as a duplicate.
+    import tvm.s_tir.tensor_intrin  # noqa: F401
+    from tvm.s_tir import TensorIntrin
+
+    from ..intrinsics import vnni
+
+    TensorIntrin.register(MS_VNNI_INTRIN, vnni.DESC, vnni.IMPL, override=True)
+    return MS_VNNI_INTRIN
+
+
+def restore_metaschedule_vnni() -> None:
+    """Register TVM's own ``dot_16x4_vnni`` again."""
+    # pylint: disable=import-outside-toplevel
+    from tvm.s_tir import TensorIntrin
+    from tvm.s_tir.tensor_intrin import x86
+
+    TensorIntrin.register(MS_VNNI_INTRIN, x86.dot_product_16x4_u8i8i32_desc,
+                          x86.dot_product_16x4_u8i8i32_vnni, override=True)
+
+
+@contextlib.contextmanager
+def metaschedule_vnni_patched() -> Iterator[str]:
+    """:func:`patch_metaschedule_vnni` for the duration of a ``with`` block."""
+    name = patch_metaschedule_vnni()
+    try:
+        yield name
+    finally:
+        restore_metaschedule_vnni()

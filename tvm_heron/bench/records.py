@@ -1,0 +1,65 @@
+"""Counts of a tuning run read from its JSON database file (no TVM).
+
+MetaSchedule's ``JSONDatabase`` appends one line per measured candidate to
+``database_tuning_record.json``: ``[workload_index, [trace, run_secs, target,
+args_info]]``. A candidate that failed to build or run has ``run_secs`` of
+1e10 (or none).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+
+#: Latency at or above which a record is a failure (MetaSchedule writes 1e10).
+FAILED_SECS = 1e9
+#: The record file of a JSONDatabase work directory.
+RECORD_FILE = "database_tuning_record.json"
+
+
+@attrs.frozen
+class RecordStats:
+    """Measured candidates of a work directory.
+
+    Attributes
+    ----------
+    trials : int
+        Records (candidates measured, failures included).
+    failed : int
+        Records that failed to build or run.
+    best_s : float or None
+        Best mean runner latency (None when nothing ran).
+    """
+
+    trials: int
+    failed: int
+    best_s: float | None
+
+    @property
+    def failed_share(self) -> float | None:
+        """``failed / trials`` (None without trials)."""
+        return self.failed / self.trials if self.trials else None
+
+
+def record_latency(run_secs) -> float | None:
+    """Mean of ``run_secs``; None for a failure."""
+    secs = [float(s) for s in (run_secs or [])]
+    if not secs or max(secs) >= FAILED_SECS:
+        return None
+    return sum(secs) / len(secs)
+
+
+def record_stats(work_dir: str | Path) -> RecordStats:
+    """The :class:`RecordStats` of a work directory (zeros where it has no database)."""
+    path = Path(work_dir) / RECORD_FILE
+    latencies: list[float | None] = []
+    if path.exists():
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    latencies.append(record_latency(json.loads(line)[1][1]))
+    ran = [s for s in latencies if s is not None]
+    return RecordStats(trials=len(latencies), failed=len(latencies) - len(ran),
+                       best_s=min(ran) if ran else None)

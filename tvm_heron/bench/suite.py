@@ -1,0 +1,312 @@
+"""The operator benchmark suite: tune, check and time heron-cga, MetaSchedule and the vendor.
+
+For every case of a profile (:mod:`.profiles`): tune with heron-cga and with
+MetaSchedule's evolutionary search at the same trial budget and measurement
+settings (:mod:`.tuners`; work directories under ``OUT/work/<case>/<tuner>``
+are reused, so a second run does not tune finished cases again), compile
+each database's best kernel and check it against the reference
+(:mod:`.kernels`), build and check the PyTorch baseline (:mod:`.vendor`),
+then time the three interleaved in this process (:mod:`.timing`) under the
+noisy-machine guard (:mod:`.noise`). The machine's peaks come from
+:mod:`.peak`. Outputs in ``OUT``: ``results.json``, ``results.csv``,
+``REPORT.md`` (:mod:`.report`), ``speedup_<dtype>.png`` (:mod:`.plots`) and
+``peak.json`` (the cached peaks).
+
+    python benchmarks/suite.py --profile smoke --out /tmp/smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tvm
+
+import tvm_heron
+from tvm_heron.errors import HeronError
+from tvm_heron.ops import make_workload
+from tvm_heron.target import host_target
+
+from . import plots, report
+from .figures import gops, percent_of_peak, speedup
+from .kernels import best_kernel
+from .machine import describe
+from .msvnni import metaschedule_vnni_patched
+from .noise import NoiseGuard
+from .peak import Peaks, cached_peaks
+from .profiles import Case, Profile, load_profile, load_workloads
+from .reference import with_cached_reference
+from .timing import python_timer, time_interleaved
+from .tuners import TUNERS, Tuner, tune_case
+from .vendor import QUANTIZED_ENGINE, Unavailable, torch_version, vendor_baseline
+
+logger = logging.getLogger(__name__)
+
+
+def run_suite(
+    profile: Profile,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    target=None,
+    guard: NoiseGuard | None = None,
+    patch_ms_vnni: bool = True,
+    peaks: Peaks | None = None,
+) -> dict:
+    """Run every case of ``profile`` and write all outputs to ``out``; returns the results.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of both tuners and of the inputs.
+    target : tvm.target.Target, optional
+        Defaults to :func:`~tvm_heron.target.host_target`.
+    guard : NoiseGuard, optional
+        The noisy-machine guard of the timings (threshold 0.2, 3 attempts by default).
+    patch_ms_vnni : bool
+        Replace MetaSchedule's broken VNNI intrinsic by tvm-heron's (int8 cases).
+    peaks : Peaks, optional
+        Skip the micro-benchmark (tests); otherwise measured once and cached in ``out/peak.json``.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = target if target is not None else host_target()
+    guard = guard if guard is not None else NoiseGuard()
+    patched = patch_ms_vnni and any(c.dtype == "int8" for c in profile.cases)
+    with metaschedule_vnni_patched() if patched else contextlib.nullcontext():
+        results = _run_cases(profile, out, seed=seed, target=target, guard=guard, peaks=peaks,
+                             patched=patched)
+    results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+    results["wall_s"] = time.perf_counter() - start
+    write_outputs(results, out)
+    return results
+
+
+def _run_cases(profile: Profile, out: Path, *, seed: int, target, guard: NoiseGuard,
+               peaks: Peaks | None, patched: bool) -> dict:
+    start = time.perf_counter()
+    cores = int(target.attrs.get("num-cores", 1))
+    if peaks is None:
+        peaks = cached_peaks(out / "peak.json", cores)
+    logger.info("peak throughput (%d threads): int8 %s GOP/s, float32 %s GFLOP/s", cores,
+                _rate(peaks.peak("int8")), _rate(peaks.peak("float32")))
+    results = {
+        "schema": report.SCHEMA,
+        "profile": profile.name,
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        "settings": {
+            "trials": profile.trials, "trials_per_round": profile.trials_per_round,
+            "rounds": profile.rounds, "batch_seconds": profile.batch_seconds, "seed": seed,
+            "noise_threshold": guard.threshold, "noise_attempts": guard.max_attempts,
+            "ms_vnni_patched": patched, "target": str(target),
+        },
+        "machine": describe(cores),
+        "versions": {"tvm": tvm.__version__, "tvm_heron": tvm_heron.__version__,
+                     "torch": torch_version() or "not importable",
+                     "torch quantized engine": QUANTIZED_ENGINE},
+        "peaks": peaks.to_json(),
+        "cases": [],
+    }
+    for index, case in enumerate(profile.cases, 1):
+        logger.info("[%d/%d] %s %s %s", index, len(profile.cases), case.id, case.op,
+                    "x".join(map(str, case.shape)))
+        results["cases"].append(
+            run_case(case, profile=profile, out=out, target=target, seed=seed, guard=guard,
+                     peaks=peaks, cores=cores)
+        )
+        results["wall_s"] = time.perf_counter() - start
+        report.write_json(results, out / "results.json")  # partial results survive a crash
+    return results
+
+
+def write_outputs(results: dict, out: str | Path) -> None:
+    """``results.json``, ``results.csv``, ``REPORT.md`` and the PNG charts."""
+    out = Path(out)
+    report.write_json(results, out / "results.json")
+    report.write_csv(results, out / "results.csv")
+    report.write_markdown(results, out / "REPORT.md")
+    plots.plot_all(results, out)
+
+
+def run_case(case: Case, *, profile: Profile, out: Path, target, seed: int, guard: NoiseGuard,
+             peaks: Peaks, cores: int) -> dict:
+    """Tune, check and time one case; returns its entry of the results (never raises)."""
+    entry = {"id": case.id, "case": case.name, "op": case.op, "shape": list(case.shape),
+             "dtype": case.dtype, "flops": None, "status": "ok", "reason": None,
+             "tuners": {}, "candidates": {}, "speedup": {}}
+    try:
+        workload = with_cached_reference(make_workload(case.op, case.shape, case.dtype))
+        inputs = workload.make_inputs(np.random.default_rng(seed))
+    except HeronError as err:
+        logger.info("  n/a: %s", err)
+        return {**entry, "status": "n/a", "reason": str(err)}
+    except Exception as err:  # pylint: disable=broad-except  (one broken case must not end the run)
+        return {**entry, **_error(err)}
+    entry["flops"] = int(workload.flops)
+    timers = {}
+    for tuner in TUNERS:
+        work_dir = out / "work" / case.id / tuner.name
+        entry["tuners"][tuner.name] = _tuned(workload, tuner, work_dir, profile=profile,
+                                             target=target, seed=seed)
+        entry["candidates"][tuner.name], timer = _tuned_kernel(
+            workload, entry["tuners"][tuner.name], work_dir, target=target, inputs=inputs)
+        if timer is not None:
+            timers[tuner.name] = timer
+    entry["candidates"]["vendor"], timer = _vendor(workload, inputs, cores=cores)
+    if timer is not None:
+        timers["vendor"] = timer
+    for name, cand in entry["candidates"].items():
+        if cand["status"] != "ok":
+            logger.info("  %s: %s: %s", name, cand["status"], cand.get("reason"))
+    if timers:
+        _time(entry, workload, timers, profile=profile, guard=guard, peak=peaks.peak(case.dtype))
+    medians = {n: c.get("median_s") for n, c in entry["candidates"].items()}
+    ours = medians.get("heron-cga")
+    entry["speedup"] = {"vs_evolutionary": speedup(ours, medians.get("evolutionary")),
+                        "vs_vendor": speedup(ours, medians.get("vendor"))}
+    logger.info("  " + ", ".join(f"{n} {_ms(s)}" for n, s in medians.items()))
+    return entry
+
+
+def _tuned(workload, tuner: Tuner, work_dir: Path, *, profile: Profile, target, seed: int) -> dict:
+    """Tune (or resume); the tuner's figures, status ``error`` if it raised."""
+    logger.info("  tuning with %s (%d trials) in %s", tuner.name, profile.trials, work_dir)
+    try:
+        figures = tune_case(workload, tuner, target=target, work_dir=work_dir,
+                            trials=profile.trials, trials_per_round=profile.trials_per_round,
+                            seed=seed)
+    except Exception as err:  # pylint: disable=broad-except
+        return _error(err)
+    if figures["status"] == "ok":
+        logger.info("  %s: %d trials, %.0f%% failed, %.1f s%s", tuner.name, figures["trials"],
+                    100 * (figures["failed_share"] or 0.0), figures["tuning_s"],
+                    " (resumed)" if figures["resumed"] else "")
+    return figures
+
+
+def _tuned_kernel(
+    workload, figures: dict, work_dir: Path, *, target, inputs
+) -> tuple[dict, object]:
+    """(candidate entry, batch timer or None) of the best kernel a tuning run found."""
+    if figures["status"] != "ok":
+        return {"status": "n/a", "reason": figures["reason"]}, None
+    cand = {"impl": f"{figures['strategy']} in the {figures['space']} space"}
+    try:
+        kernel = best_kernel(workload, work_dir, target, inputs)
+    except Exception as err:  # pylint: disable=broad-except
+        return {**cand, **_error(err)}, None
+    if isinstance(kernel, Unavailable):
+        return {**cand, "status": "n/a", "reason": kernel.reason}, None
+    cand.update(status="ok" if kernel.correct else "wrong", correct=kernel.correct,
+                max_abs_error=kernel.max_abs_error,
+                reason=None if kernel.correct else "its output differs from the reference")
+    return cand, kernel.timer if kernel.correct else None
+
+
+def _vendor(workload, inputs, *, cores: int) -> tuple[dict, object]:
+    """(candidate entry, batch timer or None) of the PyTorch baseline, checked."""
+    try:
+        vendor = vendor_baseline(workload, inputs[1], threads=cores)
+        if isinstance(vendor, Unavailable):
+            return {"status": "n/a", "reason": vendor.reason}, None
+        correct, error = vendor.check(workload, inputs[1])
+    except Exception as err:  # pylint: disable=broad-except
+        return _error(err), None
+    cand = {"status": "ok" if correct else "wrong", "impl": vendor.impl, "note": vendor.note,
+            "correct": correct, "max_abs_error": error,
+            "reason": None if correct else "its output differs from the reference"}
+    return cand, python_timer(vendor.fn) if correct else None
+
+
+def _time(entry: dict, workload, timers: dict, *, profile: Profile, guard: NoiseGuard,
+          peak: float | None) -> None:
+    """Time the candidates interleaved and add the figures to their entries."""
+    logger.info("  timing %s interleaved, %d rounds", ", ".join(timers), profile.rounds)
+    try:
+        timings = time_interleaved(timers, rounds=profile.rounds,
+                                   batch_seconds=profile.batch_seconds, guard=guard)
+    except Exception as err:  # pylint: disable=broad-except
+        failure = _error(err)
+        for name in timers:
+            entry["candidates"][name].update(failure)
+        return
+    for name, timing in timings.items():
+        cand = entry["candidates"][name]
+        cand.update(timing.to_json())
+        cand["gops"] = gops(workload.flops, timing.median_s)
+        cand["gops_min"] = gops(workload.flops, timing.min_s)
+        cand["pct_peak"] = percent_of_peak(cand["gops"], peak)
+        cand["pct_peak_min"] = percent_of_peak(cand["gops_min"], peak)
+
+
+def _error(err: Exception) -> dict:
+    """The figures of a step that raised (logged with its traceback)."""
+    logger.error("  failed:\n%s", traceback.format_exc())
+    return {"status": "error", "reason": f"{type(err).__name__}: {err}"}
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1e3:.4f} ms"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line of ``benchmarks/suite.py``."""
+    parser = argparse.ArgumentParser(
+        description="Operator benchmark: heron-cga vs MetaSchedule's evolutionary search vs "
+                    "PyTorch, tuned at the same budget and timed interleaved.")
+    parser.add_argument("--profile", default="smoke",
+                        help="smoke, small or paper (see --workloads)")
+    parser.add_argument("--out", required=True,
+                        help="output directory (reused: finished tuning runs are kept)")
+    parser.add_argument("--workloads", default=None,
+                        help="workloads file (default: benchmarks/workloads.json)")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="trials per tuner (default: the profile's)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="timing rounds (default: the profile's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ops", default=None,
+                        help="comma-separated operators to keep, e.g. gemm,c2d")
+    parser.add_argument("--dtypes", default=None,
+                        help="comma-separated data types, e.g. int8,float32")
+    parser.add_argument("--noise-threshold", type=float, default=0.2,
+                        help="largest CPU share of other processes during a quiet timing (0..1)")
+    parser.add_argument("--noise-attempts", type=int, default=3,
+                        help="timings of a batch at most while the machine is noisy")
+    parser.add_argument("--no-patch-ms-vnni", action="store_true",
+                        help="keep MetaSchedule's own (broken with LLVM 22) VNNI intrinsic")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``benchmarks/suite.py``; returns the exit status."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    data = load_workloads(args.workloads)
+    try:
+        profile = load_profile(
+            data, args.profile, trials=args.trials, rounds=args.rounds,
+            ops=args.ops.split(",") if args.ops else None,
+            dtypes=args.dtypes.split(",") if args.dtypes else None)
+    except (KeyError, ValueError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
+    guard = NoiseGuard(threshold=args.noise_threshold, max_attempts=args.noise_attempts)
+    results = run_suite(profile, args.out, seed=args.seed, guard=guard,
+                        patch_ms_vnni=not args.no_patch_ms_vnni)
+    print(f"\n{Path(args.out) / 'REPORT.md'}:\n")
+    print(report.render_markdown(results))
+    return 0
