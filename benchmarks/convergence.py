@@ -1,14 +1,16 @@
-"""Search ablation on one operator: best latency vs trials for each strategy, in one run.
+"""Search ablation (the paper's Figure 12): best latency vs trials per strategy, several seeds.
 
 Tunes the same workload, in the same Heron space, with the same runner
 settings, with each strategy in turn (heron-cga, heron-ga, heron-sa,
-heron-crand, and MetaSchedule's evolutionary search), then reports the best
-latency after given trial counts, wall time per trial, the share of wall time
-spent in the search itself, and the trials heron-cga needed to reach the
-evolutionary search's final best. Latencies are the runner's figures
-(MetaSchedule LocalRunner: mean of 3 runs of >= 100 ms each... per record).
+heron-crand, and MetaSchedule's evolutionary search) and each seed, then
+reports, per strategy: the best latency after given trial counts (median and
+range over seeds), wall time per trial and its split between search, build
+and run, the share of measured candidates that failed, and the trials
+heron-cga needed to reach the evolutionary search's final best (per seed).
+Latencies are the runner's figures (MetaSchedule LocalRunner). The plot shows
+the median best-so-far curve of each strategy with its min-max band.
 
-    python benchmarks/convergence.py --shape 512,512,512 --trials 256 --ms-trials 1000
+    python benchmarks/convergence.py --shape 512,512,512 --trials 256 --ms-trials 1000 --seeds 1 2 3
 """
 
 from __future__ import annotations
@@ -38,15 +40,18 @@ def run(name, mod, target, work_dir, trials, seed, per_iter, ms_builder):
     extra = {"fitness": fitness} if fitness else {}
     strategy = name if name == "evolutionary" else ms.search_strategy.SearchStrategy.create(base, seed=seed, **extra)
     builder = ms.builder.LocalBuilder(timeout_sec=300) if ms_builder else PersistentBuilder(timeout_sec=300)
-    before = CLOCK.snapshot().get("search", 0.0)
+    before = CLOCK.snapshot()
     start = time.perf_counter()
     ms.tune_tir(
         mod, target, str(work_dir), max_trials_global=trials, num_trials_per_iter=per_iter,
         space=heron_space(target), strategy=strategy, builder=builder, seed=seed,
     )
     wall = time.perf_counter() - start
-    search = CLOCK.snapshot().get("search", 0.0) - before
-    return trial_latencies(work_dir), wall, (search if name != "evolutionary" else None)
+    after = CLOCK.snapshot()
+    spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("search", "build")}
+    if name == "evolutionary":  # its search is not clocked; its LocalBuilder neither
+        spent = {"search": None, "build": None if ms_builder else spent["build"]}
+    return trial_latencies(work_dir), wall, spent
 
 
 def trial_latencies(work_dir: Path) -> list[float]:
@@ -70,11 +75,13 @@ def best_after(lat, n):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--op", default="gemm")
+    parser.add_argument("--dtype", default="int8")
     parser.add_argument("--shape", default="512,512,512")
     parser.add_argument("--trials", type=int, default=256)
     parser.add_argument("--ms-trials", type=int, default=1000)
     parser.add_argument("--per-iter", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--strategies", nargs="+",
                         default=["heron-cga", "heron-cga:tvm", "heron-ga", "heron-sa", "heron-crand", "evolutionary"])
     parser.add_argument("--out", default="benchmarks/results/convergence")
@@ -82,42 +89,81 @@ def main() -> None:
                         help="recompute the report from --out's convergence.json and work dirs")
     args = parser.parse_args()
     shape = tuple(int(x) for x in args.shape.split(","))
-    workload = make_workload("gemm", shape, "int8")
+    workload = make_workload(args.op, shape, args.dtype)
     mod = tvm.IRModule({"main": workload.func})
     target = host_target()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results: dict = {}
     if args.report_only:
         results = json.loads((out / "convergence.json").read_text())["results"]
-        for name in results:
-            results[name]["latencies"] = trial_latencies(out / f"work_{name.replace(':', '_')}")
+        for name, runs in results.items():
+            for seed, r in runs.items():
+                r["latencies"] = trial_latencies(out / _work_name(name, seed))
     for name in [] if args.report_only else args.strategies:
-        trials = args.ms_trials if name == "evolutionary" else args.trials
-        work = out / f"work_{name.replace(':', '_')}"
-        lat, wall, search = run(name, mod, target, work, trials, args.seed, args.per_iter,
-                                ms_builder=(name == "evolutionary"))
-        results[name] = {"latencies": lat, "wall_s": wall, "search_s": search}
-        print(json.dumps({"strategy": name, "trials": len(lat), "best_ms": best_after(lat, len(lat)) * 1e3,
-                          "wall_s": round(wall, 1), "search_s": search}), flush=True)
-    checkpoints = [c for c in (32, 64, 128, 256, 512, 1000) if c <= max(len(r["latencies"]) for r in results.values())]
-    print("\n| strategy | " + " | ".join(f"best@{c} (ms)" for c in checkpoints)
-          + " | wall/trial (s) | search share |")
-    print("| --- |" + " --- |" * (len(checkpoints) + 2))
-    for name, r in results.items():
-        lat = r["latencies"]
-        cells = [f"{best_after(lat, c) * 1e3:.4f}" if c <= len(lat) else "-" for c in checkpoints]
-        share = f"{100 * r['search_s'] / r['wall_s']:.1f}%" if r["search_s"] is not None else "n/a"
-        print(f"| {name} | " + " | ".join(cells) + f" | {r['wall_s'] / max(len(lat), 1):.2f} | {share} |")
-    if "evolutionary" in results and "heron-cga" in results:
-        target_best = best_after(results["evolutionary"]["latencies"], len(results["evolutionary"]["latencies"]))
-        cga = results["heron-cga"]["latencies"]
-        reach = next((i + 1 for i in range(len(cga)) if best_after(cga, i + 1) <= target_best), None)
-        print(f"\nheron-cga reached evolutionary's final best ({target_best * 1e3:.4f} ms after "
-              f"{len(results['evolutionary']['latencies'])} trials) after: {reach} trials")
+        for seed in args.seeds:
+            trials = args.ms_trials if name == "evolutionary" else args.trials
+            work = out / _work_name(name, seed)
+            lat, wall, spent = run(name, mod, target, work, trials, seed, args.per_iter,
+                                   ms_builder=(name == "evolutionary"))
+            results.setdefault(name, {})[str(seed)] = {"latencies": lat, "wall_s": wall, **{
+                f"{k}_s": v for k, v in spent.items()}}
+            print(json.dumps({"strategy": name, "seed": seed, "trials": len(lat),
+                              "best_ms": best_after(lat, len(lat)) * 1e3, "wall_s": round(wall, 1)}), flush=True)
+    report = make_report(results, workload.name)
+    print(report)
+    (out / "REPORT.md").write_text(report + "\n")
     (out / "convergence.json").write_text(json.dumps(
         {"workload": workload.name, "target": str(target), "results": results}, indent=1))
     plot(results, out / "convergence.png", workload.name)
+
+
+def _work_name(name: str, seed) -> str:
+    return f"work_{name.replace(':', '_')}_seed{seed}"
+
+
+def make_report(results: dict, title: str) -> str:
+    """Markdown: best@N (median [min-max] over seeds), cost split, failures, sample efficiency."""
+    longest = max(len(r["latencies"]) for runs in results.values() for r in runs.values())
+    checkpoints = [c for c in (32, 64, 128, 256, 512, 1000, 2000) if c <= longest]
+    lines = [f"# Search ablation: {title}", "",
+             f"Seeds per strategy: {sorted({s for runs in results.values() for s in runs})}. "
+             "Best latency (ms) after N trials: median [min-max] over seeds.", "",
+             "| strategy | " + " | ".join(f"best@{c}" for c in checkpoints)
+             + " | final best | s/trial | search | build | run+other | failed |",
+             "| --- |" + " --- |" * (len(checkpoints) + 6)]
+    for name, runs in results.items():
+        cells = []
+        for c in checkpoints:
+            vals = [best_after(r["latencies"], c) * 1e3 for r in runs.values() if c <= len(r["latencies"])]
+            cells.append(f"{np.median(vals):.4f} [{min(vals):.4f}-{max(vals):.4f}]" if vals else "-")
+        final = [best_after(r["latencies"], len(r["latencies"])) * 1e3 for r in runs.values()]
+        cells.append(f"{np.median(final):.4f} [{min(final):.4f}-{max(final):.4f}]")
+        wall = sum(r["wall_s"] for r in runs.values())
+        trials = sum(len(r["latencies"]) for r in runs.values())
+        failed = sum(np.isinf(r["latencies"]).sum() for r in runs.values())
+        split = []
+        for stage in ("search", "build"):
+            got = [r.get(f"{stage}_s") for r in runs.values()]
+            split.append(f"{100 * sum(got) / wall:.1f}%" if None not in got else "n/a")
+        known = [r.get("search_s") or 0.0 for r in runs.values()] + [r.get("build_s") or 0.0 for r in runs.values()]
+        rest = f"{100 * (wall - sum(known)) / wall:.1f}%" if "n/a" not in split else "n/a"
+        lines.append(f"| {name} | " + " | ".join(cells)
+                     + f" | {wall / max(trials, 1):.2f} | {split[0]} | {split[1]} | {rest} | "
+                     f"{100 * failed / max(trials, 1):.1f}% |")
+    if "evolutionary" in results and "heron-cga" in results:
+        lines.append("")
+        for seed, evo in results["evolutionary"].items():
+            cga = results["heron-cga"].get(seed)
+            if cga is None:
+                continue
+            goal = best_after(evo["latencies"], len(evo["latencies"]))
+            reach = next((i + 1 for i in range(len(cga["latencies"]))
+                          if best_after(cga["latencies"], i + 1) <= goal), None)
+            lines.append(f"- seed {seed}: evolutionary's final best {goal * 1e3:.4f} ms after "
+                         f"{len(evo['latencies'])} trials; heron-cga reached it after "
+                         f"{reach if reach else 'not within ' + str(len(cga['latencies']))} trials")
+    return "\n".join(lines)
 
 
 def plot(results, path, title) -> None:
@@ -127,9 +173,14 @@ def plot(results, path, title) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, r in results.items():
-        best = np.minimum.accumulate(np.asarray(r["latencies"]))
-        ax.plot(np.arange(1, len(best) + 1), best * 1e3, label=name)
+    for name, runs in results.items():
+        curves = [np.minimum.accumulate(np.asarray(r["latencies"])) * 1e3 for r in runs.values()]
+        n = min(len(c) for c in curves)
+        stack = np.vstack([c[:n] for c in curves])
+        x = np.arange(1, n + 1)
+        (line,) = ax.plot(x, np.median(stack, axis=0), label=f"{name} ({len(curves)} seeds)")
+        if len(curves) > 1:
+            ax.fill_between(x, stack.min(axis=0), stack.max(axis=0), color=line.get_color(), alpha=0.15)
     ax.set_xscale("log")
     ax.set_xlabel("trials (measurements)")
     ax.set_ylabel("best latency so far (ms)")
