@@ -168,7 +168,9 @@ def test_profiles_of_the_workloads_file():
     assert [c.id for c in smoke.cases] == ["gemm.S64-int8", "gemm.S64-float32"]
     assert smoke.trials == 8 and smoke.rounds == 3
     small = profiles.load_profile(data, "small")
-    assert len({c.op for c in small.cases}) == len(small.cases) // 2  # one shape per operator
+    # every operator of the paper's CPU list, each in int8 and fp32; GEMM also at 1024^3 and 64^3
+    assert {c.op for c in small.cases} == {"gemm", "bmm", "gemv", "scan", "c1d", "c2d", "dil", "c3d", "t2d"}
+    assert len(small.cases) == 2 * 11 and "gemm.S64-int8" in {c.id for c in small.cases}
     paper = profiles.load_profile(data, "paper", ops=["gemm"], trials=5)
     assert paper.trials == 5
     assert {c.name for c in paper.cases} == {f"gemm.G{i}" for i in range(1, 6)}
@@ -440,6 +442,7 @@ def test_pipeline_end_to_end_with_two_trials(tmp_path):
     run_suite(profile, tmp_path, seed=1)
     first = check_outputs(tmp_path, ["gemm.T32-int8"], ["int8"])
     assert first["settings"]["ms_vnni_patched"] is True
+    assert first["settings"]["vendor_isa"] == "avx512_core_vnni"  # same ISA as our kernels
     measured = peak.Peaks.from_json(json.loads((tmp_path / "peak.json").read_text()))
     run_suite(profile, tmp_path, seed=1, peaks=measured)  # a noisy peak would be measured again
     second = check_outputs(tmp_path, ["gemm.T32-int8"], ["int8"])

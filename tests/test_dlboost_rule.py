@@ -18,7 +18,10 @@ def _kinds(sch):
 @pytest.mark.parametrize("layout", ["packed", "plain"])
 def test_one_space_per_write_back_level(layout):
     _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "int8", layout=layout))
-    assert len(spaces) == 2  # write-back at spatial tile level 1 and 2
+    # write-back at spatial tile level 1 and 2; each parallel and (a small GEMM) single-threaded
+    assert len(spaces) == 4
+    packing = int(layout == "plain")  # the in-kernel weight packing stage is parallel too
+    assert [_kinds(sch).count("Parallel") - packing for sch in spaces] == [1, 0, 1, 0]
     for sch in spaces:
         kinds = _kinds(sch)
         # i and j/16 in 4 levels, k/4 in 2 levels: three perfect tiles, one unroll choice.
@@ -26,7 +29,7 @@ def test_one_space_per_write_back_level(layout):
         assert kinds.count("SampleCategorical") == 1
         assert kinds.count("Blockize") == 1
         assert "CacheWrite" in kinds and "ReverseComputeAt" in kinds
-        assert "Parallel" in kinds and "Vectorize" in kinds
+        assert "Vectorize" in kinds
         tiles = [i for i in sch.trace.insts if i.kind.name == "SamplePerfectTile"]
         assert [int(i.attrs[0]) for i in tiles] == [4, 4, 2]
         assert "C_o" in _block_names(sch.mod)
@@ -36,6 +39,12 @@ def test_one_space_per_write_back_level(layout):
 
 def _block_names(mod):
     return [line.split('T.sblock("')[1].split('"')[0] for line in mod.script().splitlines() if 'T.sblock("' in line]
+
+
+def test_large_blocks_get_parallel_spaces_only():
+    _, _, spaces = design_spaces(make_workload("gemm", (256, 256, 256), "int8"))
+    assert len(spaces) == 2
+    assert all("Parallel" in _kinds(sch) for sch in spaces)
 
 
 def test_tensorize_annotation_and_levels():
@@ -69,7 +78,7 @@ def test_not_applicable_leaves_block_alone():
 @pytest.mark.parametrize("layout", ["packed", "plain"])
 def test_fp32_uses_the_fma_intrinsic(layout):
     _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "float32", layout=layout))
-    assert len(spaces) == 2
+    assert len(spaces) == 4
     for sch in spaces:
         tensorized = [
             str(i.inputs[1]) for i in sch.trace.insts
@@ -102,7 +111,7 @@ def test_clone_keeps_arguments():
 
     from helpers import HOST
 
-    clone = DLBoostRule(write_back_levels=(1,)).clone()
+    clone = DLBoostRule(write_back_levels=(1,), serial_max_macs=0).clone()
     workload = make_workload("gemm", (32, 32, 32), "int8")
     space = ms.space_generator.PostOrderApply(
         sch_rules=[clone], postprocs=heron_postprocs(HOST), mutator_probs={}

@@ -9,7 +9,8 @@ under ``profiles``::
               "cases": {"gemm.S64": {"op": "gemm", "shape": [64, 64, 64]}}}
 
 ``cases`` is a dict of inline cases, a list of names of the ``suite``
-(default ``dlboost``), or the name of a whole suite. Every case is run in
+(default ``dlboost``), or the name of a whole suite; ``extra`` adds inline
+cases to a suite's. Every case is run in
 every one of the profile's ``dtypes``.
 """
 
@@ -157,4 +158,5 @@ def _named_cases(data: Mapping, spec: Mapping) -> list[tuple[str, Mapping]]:
     missing = [n for n in names if n not in suite]
     if missing:
         raise KeyError(f"cases not in suite {suite_name}: {', '.join(missing)}")
-    return [(n, suite[n]) for n in names]
+    extra = list(spec.get("extra", {}).items())  # inline cases next to the suite's
+    return [(n, suite[n]) for n in names] + extra

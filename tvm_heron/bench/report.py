@@ -196,7 +196,11 @@ def machine_lines(results: Mapping) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in results.get("versions", {}).items())
     if versions:
         lines.append(f"- software: {versions}")
-    if "amx_int8" in machine.get("flags", []):
+    isa = results.get("settings", {}).get("vendor_isa", "all")
+    if isa != "all":
+        lines.append(f"- oneDNN limited to ISA `{isa}` (ONEDNN_MAX_CPU_ISA), the instruction set "
+                     "of tvm-heron's kernels; `--vendor-isa all` lets it use everything (AMX)")
+    elif "amx_int8" in machine.get("flags", []):
         lines.append("- this CPU has AMX-INT8: oneDNN may use it for the int8 vendor baseline, "
                      "while TVM's kernels use AVX-512 VNNI; % of peak is of the VNNI peak")
     return lines

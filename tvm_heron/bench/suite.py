@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import datetime
 import logging
+import os
 import sys
 import time
 import traceback
@@ -60,6 +61,7 @@ def run_suite(
     guard: NoiseGuard | None = None,
     patch_ms_vnni: bool = True,
     peaks: Peaks | None = None,
+    vendor_isa: str = "avx512_core_vnni",
 ) -> dict:
     """Run every case of ``profile`` and write all outputs to ``out``; returns the results.
 
@@ -71,6 +73,10 @@ def run_suite(
         Defaults to :func:`~tvm_heron.target.host_target`.
     guard : NoiseGuard, optional
         The noisy-machine guard of the timings (threshold 0.2, 3 attempts by default).
+    vendor_isa : str
+        Newest instruction set oneDNN may use (``ONEDNN_MAX_CPU_ISA``); the
+        default is that of tvm-heron's kernels, AVX-512 VNNI (no AMX), so the
+        comparison is on the same hardware units. ``"all"`` leaves oneDNN free.
     patch_ms_vnni : bool
         Replace MetaSchedule's broken VNNI intrinsic by tvm-heron's (int8 cases).
     peaks : Peaks, optional
@@ -82,9 +88,11 @@ def run_suite(
     target = target if target is not None else host_target()
     guard = guard if guard is not None else NoiseGuard()
     patched = patch_ms_vnni and any(c.dtype == "int8" for c in profile.cases)
+    isa = _limit_vendor_isa(vendor_isa)
     with metaschedule_vnni_patched() if patched else contextlib.nullcontext():
         results = _run_cases(profile, out, seed=seed, target=target, guard=guard, peaks=peaks,
                              patched=patched)
+    results["settings"]["vendor_isa"] = isa
     results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
     results["wall_s"] = time.perf_counter() - start
     write_outputs(results, out)
@@ -212,6 +220,17 @@ def _tuned_kernel(
     return cand, kernel.timer if kernel.correct else None
 
 
+def _limit_vendor_isa(isa: str) -> str:
+    """Set ``ONEDNN_MAX_CPU_ISA`` (oneDNN reads it once, at its first use); returns the ISA in force."""
+    if isa != "all":
+        os.environ["ONEDNN_MAX_CPU_ISA"] = isa.upper()
+    else:
+        os.environ.pop("ONEDNN_MAX_CPU_ISA", None)
+    if "torch" in sys.modules and isa != "all":
+        logger.warning("PyTorch was imported before the suite: oneDNN may ignore the ISA limit")
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "all").lower()
+
+
 def _vendor(workload, inputs, *, cores: int) -> tuple[dict, object]:
     """(candidate entry, batch timer or None) of the PyTorch baseline, checked."""
     try:
@@ -286,6 +305,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="largest CPU share of other processes during a quiet timing (0..1)")
     parser.add_argument("--noise-attempts", type=int, default=3,
                         help="timings of a batch at most while the machine is noisy")
+    parser.add_argument("--vendor-isa", default="avx512_core_vnni",
+                        help="newest instruction set oneDNN may use (ONEDNN_MAX_CPU_ISA): the "
+                        "default is that of tvm-heron's kernels (AVX-512 VNNI, no AMX); 'all' "
+                        "leaves oneDNN free")
     parser.add_argument("--no-patch-ms-vnni", action="store_true",
                         help="keep MetaSchedule's own (broken with LLVM 22) VNNI intrinsic")
     return parser.parse_args(argv)
@@ -306,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     guard = NoiseGuard(threshold=args.noise_threshold, max_attempts=args.noise_attempts)
     results = run_suite(profile, args.out, seed=args.seed, guard=guard,
-                        patch_ms_vnni=not args.no_patch_ms_vnni)
+                        patch_ms_vnni=not args.no_patch_ms_vnni, vendor_isa=args.vendor_isa)
     print(f"\n{Path(args.out) / 'REPORT.md'}:\n")
     print(report.render_markdown(results))
     return 0

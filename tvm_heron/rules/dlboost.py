@@ -20,6 +20,8 @@ trace:
 5. one design space per *consumer location*: the write-back of the output
    cache is computed at the end of spatial tile level ``l`` for each ``l`` in
    ``write_back_levels`` (Heron's "choose where to compute the consumer");
+   for a small block (``serial_max_macs``) each also in a single-threaded
+   variant;
 6. the outermost spatial tiles are fused and parallelised, the write-back's
    16 innermost lanes vectorised, and the unroll depth is a
    ``SampleCategorical`` over ``unroll_max_steps``.
@@ -75,6 +77,11 @@ class DLBoostRule(PyScheduleRule):
         Candidates of ``pragma_auto_unroll_max_step`` (0 disables unrolling).
     max_innermost_factor : int
         ``max_innermost_factor`` of every ``SamplePerfectTile``.
+    serial_max_macs : int
+        A block of at most this many multiply-accumulates also gets design
+        spaces whose outer loop runs on one thread: a kernel of a few
+        microseconds (a GEMV) loses more to waking the thread pool than
+        parallelism gains.
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class DLBoostRule(PyScheduleRule):
         write_back_levels: Sequence[int] = (1, 2),
         unroll_max_steps: Sequence[int] = (0, 16, 64, 512),
         max_innermost_factor: int = 64,
+        serial_max_macs: int = 1 << 21,
     ) -> None:
         super().__init__()
         if spatial_levels < 2:
@@ -110,6 +118,7 @@ class DLBoostRule(PyScheduleRule):
         self.write_back_levels = tuple(write_back_levels)
         self.unroll_max_steps = tuple(unroll_max_steps)
         self.max_innermost_factor = max_innermost_factor
+        self.serial_max_macs = serial_max_macs
         vnni.register()
         avx512.register()
 
@@ -124,6 +133,7 @@ class DLBoostRule(PyScheduleRule):
             write_back_levels=self.write_back_levels,
             unroll_max_steps=self.unroll_max_steps,
             max_innermost_factor=self.max_innermost_factor,
+            serial_max_macs=self.serial_max_macs,
         )
 
     def is_applicable(self, sch: Schedule, block: SBlockRV) -> bool:
@@ -154,6 +164,10 @@ class DLBoostRule(PyScheduleRule):
         if intrin is None:
             return [sch]
         lanes, _ = intrinsic_tile(intrin)
+        macs = 1
+        for loop in sch.get_loops(block):
+            macs *= int(sch.get(loop).extent)
+        threading = (True, False) if macs <= self.serial_max_macs else (True,)
         _pack_weight(sch, block, *WEIGHT_TILES[intrin])
         inner = tile_with_tensor_intrin(sch, block, intrin)
         if inner is None:
@@ -165,9 +179,10 @@ class DLBoostRule(PyScheduleRule):
         tiles = self._tile(sch, tensor_block)
         spaces = []
         for level in self.write_back_levels:
-            branch = sch.copy()
-            self._finish(branch, tiles, write_back, level, lanes)
-            spaces.append(branch)
+            for parallel in threading:
+                branch = sch.copy()
+                self._finish(branch, tiles, write_back, level, lanes, parallel)
+                spaces.append(branch)
         return spaces
 
     def _tile(self, sch: Schedule, block: SBlockRV) -> list[list]:
@@ -184,13 +199,20 @@ class DLBoostRule(PyScheduleRule):
         return spatial
 
     def _finish(
-        self, sch: Schedule, spatial: list[list], write_back: SBlockRV, level: int, lanes: int
+        self,
+        sch: Schedule,
+        spatial: list[list],
+        write_back: SBlockRV,
+        level: int,
+        lanes: int,
+        parallel: bool,
     ):
-        """Place the write-back, parallelise, vectorise and unroll."""
+        """Place the write-back, parallelise (or not), vectorise and unroll."""
         sch.reverse_compute_at(write_back, spatial[-1][level - 1], preserve_unit_loops=True)
         outer = [tiles[0] for tiles in spatial]
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
-        sch.parallel(fused)
+        if parallel:
+            sch.parallel(fused)
         _, vec = sch.split(sch.get_loops(write_back)[-1], [None, lanes])
         sch.vectorize(vec)
         step = sch.sample_categorical(
