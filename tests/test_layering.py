@@ -60,3 +60,15 @@ def test_search_does_not_import_tvm():
         assert model.is_feasible(child)
         """
     )
+
+
+def test_import_registers_every_intrinsic_a_trace_can_name():
+    """A database written by an earlier process replays after a bare ``import tvm_heron``."""
+    code = (
+        "import tvm_heron\n"
+        "from tvm.s_tir import TensorIntrin\n"
+        "from tvm_heron.rules.dlboost import WEIGHT_TILES\n"
+        "for name in WEIGHT_TILES:\n"
+        "    assert TensorIntrin.get(name, allow_missing=True) is not None, name\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,6 +1,7 @@
 """tvm_heron: Heron's constrained search spaces and search for TVM MetaSchedule.
 
-Importing the package registers the VNNI intrinsic and the strategy names
+Importing the package registers its tensor intrinsics (VNNI, fp32 AVX-512
+multiply-add: a database's traces name them) and the strategy names
 (``strategy="heron-crand"``, ...) with MetaSchedule::
 
     import tvm_heron
@@ -12,6 +13,7 @@ Importing the package registers the VNNI intrinsic and the strategy names
 
 from __future__ import annotations
 
+from .intrinsics import avx512 as _avx512
 from .intrinsics import vnni as _vnni
 from .space import SpaceModel, analyze, heron_space
 from .strategies import ConstrainedGA, ConstrainedRandom, SimulatedAnnealing, UnconstrainedGA
@@ -20,6 +22,7 @@ from .strategies import registry as _registry
 __version__ = "0.1.0"
 
 _vnni.register()
+_avx512.register()
 _registry.register_strategy("heron-cga", ConstrainedGA)
 _registry.register_strategy("heron-ga", UnconstrainedGA)
 _registry.register_strategy("heron-sa", SimulatedAnnealing)
