@@ -182,6 +182,7 @@ def plot(results, path, title) -> None:
         if len(curves) > 1:
             ax.fill_between(x, stack.min(axis=0), stack.max(axis=0), color=line.get_color(), alpha=0.15)
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("trials (measurements)")
     ax.set_ylabel("best latency so far (ms)")
     ax.set_title(f"{title}: convergence")
