@@ -12,8 +12,8 @@ from test_intrinsic_vnni import _tensorized
 
 
 def test_builds_and_reports_failures_in_order():
-    good = _tensorized(gemm_ops.gemm_int8_packed(32, 32, 32))
-    bad = _tensorized(gemm_ops.gemm_dense(32, 32, 32, "int8", "int32"))  # strided weight tile
+    good = _tensorized(gemm_ops.gemm_packed(32, 32, 32, "int8"))
+    bad = _tensorized(gemm_ops.gemm_plain(32, 32, 32, "int8"))  # strided weight tile
     builder = PersistentBuilder(max_workers=1, timeout_sec=120)
     inputs = [ms.builder.BuilderInput(m, HOST) for m in (good, bad, good)]
     first = builder.build(inputs)

@@ -35,7 +35,7 @@ def test_registered_under_own_name():
 
 def test_emits_vpdpbusd_and_is_exact(host):
     m, k, n = 32, 64, 48
-    executable = tvm.compile(_tensorized(gemm_ops.gemm_int8_packed(m, k, n)), host)
+    executable = tvm.compile(_tensorized(gemm_ops.gemm_packed(m, k, n, "int8")), host)
     assert "vpdpbusd" in executable.mod.inspect_source("asm")
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (m, k), dtype=np.uint8)
@@ -51,7 +51,7 @@ def test_emits_vpdpbusd_and_is_exact(host):
 
 def test_extreme_values_do_not_saturate(host):
     m, k, n = 16, 256, 16
-    executable = tvm.compile(_tensorized(gemm_ops.gemm_int8_packed(m, k, n)), host)
+    executable = tvm.compile(_tensorized(gemm_ops.gemm_packed(m, k, n, "int8")), host)
     a = np.full((m, k), 255, np.uint8)
     b = np.full((n, k), -128, np.int8)
     dev = tvm.cpu()
@@ -64,7 +64,7 @@ def test_extreme_values_do_not_saturate(host):
 
 def test_strided_weight_tile_is_rejected(host):
     """An unpacked B[N, K] has a 16x4 tile with row stride K: the build must refuse it."""
-    mod = _tensorized(gemm_ops.gemm_dense(32, 64, 32, "int8", "int32"))
+    mod = _tensorized(gemm_ops.gemm_plain(32, 64, 32, "int8"))
     with pytest.raises(Exception, match="strides"):
         tvm.compile(mod, host)
 

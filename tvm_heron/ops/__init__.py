@@ -2,7 +2,7 @@
 
 from .conv import conv_nd, conv_reference
 from .epilogue import EPILOGUES, requant_params
-from .gemm import gemm_dense, gemm_int8_packed, gemm_packed, gemm_plain
+from .gemm import gemm_packed, gemm_plain
 from .layout import (
     PACK,
     oihw_to_ohwi,
@@ -27,8 +27,6 @@ __all__ = [
     "conv_reference",
     "conv_transpose_nd",
     "conv_transpose_reference",
-    "gemm_dense",
-    "gemm_int8_packed",
     "gemm_packed",
     "gemm_plain",
     "make_workload",

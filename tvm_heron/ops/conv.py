@@ -178,6 +178,28 @@ def conv_reduce(
     return te.compute(shape, body, name="C", varargs_names=[*_OUT_LOOPS[rank], "o"])
 
 
+def conv_operands(
+    n: int, spatial: Sequence[int], ci: int, co: int, kernel: Sequence[int], dtype: str,
+    layout: str, data_layout: str | None,
+):
+    """The activation and weight placeholders of a convolution (plain or transposed).
+
+    Returns ``(A, W, channels_first, channels)``: ``channels`` is the input
+    channel count the reduction runs over (``CI`` padded to the packed tile).
+    """
+    rank = len(spatial)
+    if rank not in SPATIAL or len(kernel) != rank:
+        raise ValueError(
+            f"spatial rank must be 1, 2 or 3 for input and kernel, got {spatial} and {kernel}"
+        )
+    first = is_channels_first(data_layout, rank)
+    in_dtype = "uint8" if dtype == "int8" else dtype
+    a = te.placeholder((n, ci, *spatial) if first else (n, *spatial, ci), in_dtype, name="A")
+    wt = weight_placeholder(co, kernel, ci, dtype, layout)
+    channels = ci if layout == "plain" else round_up(ci, pack_tile(dtype)[1])
+    return a, wt, first, channels
+
+
 def conv_nd(
     n: int, spatial: Sequence[int], ci: int, co: int, kernel: Sequence[int], stride: int,
     pad: int, dilation: int, *, dtype: str, layout: str = "packed",
@@ -210,16 +232,8 @@ def conv_nd(
         Arguments ``A``, the weight, ``bias[CO]`` (with an epilogue) and
         ``out[n, *out_spatial, CO]``.
     """
+    a, wt, first, channels = conv_operands(n, spatial, ci, co, kernel, dtype, layout, data_layout)
     rank = len(spatial)
-    if rank not in SPATIAL or len(kernel) != rank:
-        raise ValueError(
-            f"spatial rank must be 1, 2 or 3 for input and kernel, got {spatial} and {kernel}"
-        )
-    first = is_channels_first(data_layout, rank)
-    in_dtype = "uint8" if dtype == "int8" else dtype
-    a = te.placeholder((n, ci, *spatial) if first else (n, *spatial, ci), in_dtype, name="A")
-    wt = weight_placeholder(co, kernel, ci, dtype, layout)
-    channels = ci if layout == "plain" else round_up(ci, pack_tile(dtype)[1])
     x = input_stage(
         a, channels_first=first, before=[pad] * rank, after=[pad] * rank, channels=channels
     )

@@ -23,10 +23,8 @@ from __future__ import annotations
 from tvm import te, tirx
 
 from .epilogue import accumulator_dtype, finish
-from .layout import PACK, pack_tile, packed_shape, round_up
+from .layout import pack_tile, packed_shape, round_up
 
-#: Tile of the packed VNNI weight layout: (output lanes, reduction depth).
-VNNI_PACK = PACK["int8"]
 
 
 def _batch(batch: int | None) -> tuple[int, ...]:
@@ -107,11 +105,6 @@ def gemm_packed(
     return te.create_prim_func([a, b, *extra, out])
 
 
-def gemm_int8_packed(m: int, k: int, n: int, *, batch: int | None = None) -> tirx.PrimFunc:
-    """int8 (batched) GEMM with the packed VNNI weight: ``gemm_packed(m, k, n, "int8")``."""
-    return gemm_packed(m, k, n, "int8", batch=batch)
-
-
 def gemm_plain(
     m: int, k: int, n: int, dtype: str, *, batch: int | None = None, epilogue: str = "none"
 ) -> tirx.PrimFunc:
@@ -127,16 +120,3 @@ def gemm_plain(
     acc = _reduce(a, lambda bi, j, r: b[(*bi, j, r)], k, n, accumulator_dtype(dtype), batch)
     extra, out = finish(acc, n, epilogue, dtype, reduction=k)
     return te.create_prim_func([a, b, *extra, out])
-
-
-def gemm_dense(
-    m: int, k: int, n: int, in_dtype: str, out_dtype: str, *, batch: int | None = None
-) -> tirx.PrimFunc:
-    """(Batched) GEMM with an unpacked weight: ``A[(b,) m, k]``, ``B[(b,) n, k]``, ``C[(b,) m, n]``.
-
-    Accumulates in ``out_dtype``; ``A`` is uint8 when ``in_dtype`` is int8.
-    """
-    a = _activation(m, k, in_dtype, batch)
-    b = te.placeholder((*_batch(batch), n, k), in_dtype, name="B")
-    c = _reduce(a, lambda bi, j, r: b[(*bi, j, r)], k, n, out_dtype, batch)
-    return te.create_prim_func([a, b, c])

@@ -31,9 +31,8 @@ import numpy as np
 from tvm import te, tirx
 
 from ..errors import InvalidShapeError
-from .conv import SPATIAL, conv_reduce, input_stage, is_channels_first, weight_placeholder
+from .conv import conv_operands, conv_reduce, input_stage
 from .epilogue import finish
-from .layout import pack_tile, round_up
 
 
 def conv_transpose_out_size(
@@ -95,11 +94,7 @@ def conv_transpose_nd(
         :func:`~tvm_heron.ops.layout.transposed_conv_weight`), ``bias[CO]``
         (with an epilogue), ``out[n, *out_spatial, CO]``.
     """
-    rank = len(spatial)
-    if rank not in SPATIAL or len(kernel) != rank:
-        raise ValueError(
-            f"spatial rank must be 1, 2 or 3 for input and kernel, got {spatial} and {kernel}"
-        )
+    a, wt, first, channels = conv_operands(n, spatial, ci, co, kernel, dtype, layout, data_layout)
     check_output_padding(stride, dilation, output_padding)
     pads = [equivalent_padding(k, pad, dilation, output_padding) for k in kernel]
     out_spatial = [
@@ -108,11 +103,6 @@ def conv_transpose_nd(
     ]
     if min(out_spatial) < 1:
         raise InvalidShapeError(f"transposed convolution: empty output {out_spatial}")
-    first = is_channels_first(data_layout, rank)
-    in_dtype = "uint8" if dtype == "int8" else dtype
-    a = te.placeholder((n, ci, *spatial) if first else (n, *spatial, ci), in_dtype, name="A")
-    wt = weight_placeholder(co, kernel, ci, dtype, layout)
-    channels = ci if layout == "plain" else round_up(ci, pack_tile(dtype)[1])
     x = input_stage(
         a, channels_first=first, before=[lo for lo, _ in pads], after=[hi for _, hi in pads],
         channels=channels, insert=stride, name="zero_insert_pad",
