@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import tvm
+from tvm.s_tir import meta_schedule as ms
 
 from tvm_heron.ops import make_workload
 from tvm_heron.rules.dlboost import AUTO_TENSORIZE, DLBoostRule
 
-from helpers import design_spaces
+from helpers import HOST, design_spaces
 
 
 def _kinds(sch):
@@ -120,3 +122,37 @@ def test_clone_keeps_arguments():
         mod=tvm.IRModule({"main": workload.func}), target=HOST, space_generator=space
     )
     assert len(ctx.generate_design_space()) == 1
+
+
+@pytest.mark.vnni
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_reduction_major_weight_is_packed_and_tensorized(dtype):
+    """A ``[K, N]`` weight (Relax's matmul after folding a transpose) is packed in-kernel.
+
+    Its lanes are contiguous but its reduction steps are N apart; without the
+    packing, tensorize fails (fp32: a stride mismatch at build time; the
+    postprocessor only warns and leaves the block untensorized).
+    """
+    from tvm import te
+
+    from tvm_heron.space import analyze, heron_space, postprocess, replay
+
+    m, k, n = 32, 64, 48
+    acc = "int32" if dtype == "int8" else "float32"
+    a = te.placeholder((m, k), "uint8" if dtype == "int8" else dtype, name="A")
+    b = te.placeholder((k, n), dtype, name="B")
+    r = te.reduce_axis((0, k), "k")
+    c = te.compute((m, n), lambda i, j: te.sum(a[i, r].astype(acc) * b[r, j].astype(acc), axis=r), name="C")
+    mod = tvm.IRModule({"main": te.create_prim_func([a, b, c])})
+    ctx = ms.TuneContext(mod=mod, target=HOST, space_generator=heron_space(HOST), task_name="kn")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, (m, k)).astype(str(a.dtype))
+    w = rng.integers(-3, 4, (k, n)).astype(dtype)
+    for design_space in ctx.generate_design_space():
+        space = analyze(design_space, mod, HOST)
+        for point in space.solver.sample(2, rng=rng):
+            sch = postprocess(replay(space, mod, point), ctx.space_generator.postprocs)
+            assert "auto_tensorize" not in sch.mod.script(), "tensorize failed"
+            out = tvm.runtime.tensor(np.zeros((m, n), acc))
+            tvm.compile(sch.mod, HOST).jit()["main"](tvm.runtime.tensor(x), tvm.runtime.tensor(w), out)
+            np.testing.assert_array_equal(out.numpy(), x.astype(acc) @ w.astype(acc))

@@ -232,7 +232,10 @@ def _operands_match(sblock, desc) -> bool:
 
     def operands(block):
         written = {w.source.name for w in block.writes}
-        inputs = sorted(str(r.source.dtype) for r in block.reads if r.source.name not in written)
+        # One dtype per distinct buffer: a sum of squares (layer norm's
+        # variance) reads one buffer twice and is no product of two operands.
+        sources = {r.source.name: str(r.source.dtype) for r in block.reads}
+        inputs = sorted(dtype for name, dtype in sources.items() if name not in written)
         return inputs, sorted(str(w.source.dtype) for w in block.writes)
 
     return operands(sblock) == operands(desc.body.block)
@@ -294,41 +297,52 @@ def _pack_weight(sch: Schedule, block: SBlockRV, lanes: int, depth: int) -> None
     ``(o // lanes, ..., c // depth, o % lanes, c % depth)`` (depth 4, VNNI)
     or ``(o // lanes, ..., c, o % lanes)`` (depth 1 lanes-contiguous, fp32).
 
-    The weight is the operand indexed by the output's innermost iterator as
-    a bare variable (the output channel) and, in its last axis, by a
-    reduction iterator. A weight already packed is indexed by ``o // 16``
-    and ``o % 16`` instead, and is left alone.
+    The weight is the operand with one axis ``o`` indexed by the output's
+    innermost iterator as a bare variable (the output channel) and another
+    axis ``c`` by a reduction iterator (the innermost such axis: ``K`` of a
+    ``[K, N]`` or ``[N, K]`` matrix, ``CI`` of an OHWI kernel). A weight
+    already packed is indexed by ``o // 16`` and ``o % 16`` instead, and is
+    left alone.
     """
     sblock = sch.get(block)
     reduce_vars = [iv.var for iv in sblock.iter_vars if iv.iter_type == IterVar.CommReduce]
     out_index = sblock.writes[0].region[-1].min
     for index, region in enumerate(sblock.reads):
         mins = [r.min for r in region.region]
-        if len(mins) < 2 or not any(_is_var(m, out_index) for m in mins[:-1]):
+        if len(mins) < 2:
             continue
-        if not any(_is_var(mins[-1], v) for v in reduce_vars):
+        o_axes = [i for i, m in enumerate(mins) if _is_var(m, out_index)]
+        c_axes = [i for i, m in enumerate(mins) if any(_is_var(m, v) for v in reduce_vars)]
+        if not o_axes or not c_axes:
             continue
         shape = [int(x) for x in region.source.shape]
-        axis = next(i for i, m in enumerate(mins[:-1]) if _is_var(m, out_index))
-        if shape[axis] % lanes or shape[-1] % depth:
+        axis, depth_axis = o_axes[0], c_axes[-1]
+        if shape[axis] % lanes or shape[depth_axis] % depth:
             return
         packed = sch.cache_read(block, index, "global")
         sch.transform_layout(
-            block, ("read", index), _packing_map(axis, lanes, depth), pad_value=None
+            block, ("read", index), _packing_map(axis, depth_axis, lanes, depth), pad_value=None
         )
         sch.parallel(sch.get_loops(packed)[0])
         return
 
 
-def _packing_map(axis: int, lanes: int, depth: int):
-    """Index map of the packing: output-channel ``axis`` split into lane tiles."""
+def _packing_map(axis: int, depth_axis: int, lanes: int, depth: int):
+    """Index map of the packing: output-channel ``axis`` split into lane tiles.
+
+    ``o`` becomes ``o // lanes`` in place and ``o % lanes`` innermost; the
+    reduction axis ``c`` moves just outside the lanes (``c // 4`` there and
+    ``c % 4`` innermost with a depth of 4), so consecutive reduction steps of
+    a lane tile are adjacent: ``[K, N]`` and ``[N, K]`` both pack to
+    ``[N/16, K/4, 16, 4]`` (VNNI) or ``[N/16, K, 16]`` (fp32).
+    """
 
     def index_map(*idx):
-        o, c = idx[axis], idx[-1]
-        head = [*idx[:axis], o // lanes, *idx[axis + 1 : -1]]
+        o, c = idx[axis], idx[depth_axis]
+        outer = [o // lanes if i == axis else x for i, x in enumerate(idx) if i != depth_axis]
         if depth == 1:
-            return (*head, c, o % lanes)
-        return (*head, c // depth, o % lanes, c % depth)
+            return (*outer, c, o % lanes)
+        return (*outer, c // depth, o % lanes, c % depth)
 
     return index_map
 
