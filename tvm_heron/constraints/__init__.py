@@ -29,6 +29,7 @@ from .model import (
     ProductAtMost,
     ProductEquals,
     ProductIn,
+    SumAtMost,
     Variable,
     Violation,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "ProductAtMost",
     "ProductEquals",
     "ProductIn",
+    "SumAtMost",
     "TileFactor",
     "Variable",
     "VarKey",

@@ -4,8 +4,8 @@
 * a product ``x1 * x2 * ... * xn`` becomes a chain of intermediate
   ``IntVar`` s, ``p2 = x1 * x2``, ``p3 = p2 * x3``, ..., bounded by interval
   arithmetic; chains with a common prefix share their intermediates;
-* ``coef * product`` is then linear, so ``==``, ``<=`` and "in a set" are
-  plain linear constraints;
+* ``coef * product`` is then linear, so ``==``, ``<=``, "in a set" and a
+  sum of products ``<=`` a limit are plain linear constraints;
 * ``divisor | dividend`` becomes ``dividend == q * divisor`` with an
   auxiliary quotient ``q``;
 * a constraint without variables is decided on the spot; a false one makes
@@ -32,6 +32,7 @@ from .relations import (
     ProductAtMost,
     ProductEquals,
     ProductIn,
+    SumAtMost,
 )
 
 __all__ = ["CpSatEncoding"]
@@ -144,6 +145,11 @@ class CpSatEncoding:
         elif isinstance(constraint, ProductIn):
             expr = self._expr(constraint.term)[0]
             self._cp.add_linear_expression_in_domain(expr, cp_model.Domain.from_values(constraint.allowed))
+        elif isinstance(constraint, SumAtMost):
+            if not constraint.keys():
+                self._add_constant(constraint)
+            else:
+                self._cp.add(sum(self._expr(t)[0] for t in constraint.terms) <= constraint.limit)
         elif isinstance(constraint, Divides):
             self._add_divides(constraint)
         else:

@@ -29,6 +29,7 @@ from .relations import (
     ProductAtMost,
     ProductEquals,
     ProductIn,
+    SumAtMost,
     Violation,
     format_ints,
     sorted_ints,
@@ -45,6 +46,7 @@ __all__ = [
     "ProductAtMost",
     "ProductEquals",
     "ProductIn",
+    "SumAtMost",
     "Variable",
     "Violation",
 ]

@@ -137,6 +137,41 @@ class ProductAtMost:
 
 
 @attrs.frozen(kw_only=True)
+class SumAtMost:
+    """``term_1 + term_2 + ... <= limit``; e.g. the shared memory of several buffers of a block.
+
+    Parameters
+    ----------
+    terms : tuple of Monomial
+        The summands (bare keys or ints are wrapped into monomials).
+    limit : int
+        Inclusive upper bound.
+    reason : str
+        Why the constraint exists.
+    """
+
+    terms: tuple[Monomial, ...] = attrs.field(
+        converter=lambda ts: tuple(_as_monomial(t) for t in ts)
+    )
+    limit: int = attrs.field(converter=int)
+    reason: str
+
+    def keys(self) -> frozenset[VarKey]:
+        """Keys the constraint depends on."""
+        out: frozenset[VarKey] = frozenset()
+        for term in self.terms:
+            out |= term.key_set()
+        return out
+
+    def check(self, point: Mapping[VarKey, int]) -> bool:
+        """Whether ``point`` satisfies the constraint."""
+        return sum(term.value(point) for term in self.terms) <= self.limit
+
+    def __str__(self) -> str:
+        return f"{' + '.join(map(str, self.terms))} <= {self.limit}  ({self.reason})"
+
+
+@attrs.frozen(kw_only=True)
 class ProductAtLeast:
     """``term >= limit``; e.g. a parallel loop gives every core work.
 
@@ -240,7 +275,7 @@ class Divides:
 
 
 #: Any constraint a :class:`~tvm_heron.constraints.model.ConstraintModel` can hold.
-Constraint: TypeAlias = ProductEquals | ProductAtMost | ProductAtLeast | ProductIn | Divides
+Constraint: TypeAlias = ProductEquals | ProductAtMost | SumAtMost | ProductAtLeast | ProductIn | Divides
 
 
 @attrs.frozen(kw_only=True)

@@ -149,7 +149,7 @@ def _weight_at(wt: te.Tensor, layout: str, dtype: str, o, r: Sequence, c):
 
 def conv_reduce(
     x: te.Tensor, wt: te.Tensor, *, out_spatial: Sequence[int], kernel: Sequence[int],
-    stride: int, dilation: int, layout: str, dtype: str,
+    stride: int, dilation: int, layout: str, dtype: str, acc_dtype: str | None = None,
 ) -> te.Tensor:
     """The reduction ``C[n, *y, o]`` of a channel-last, already padded input ``x``.
 
@@ -164,7 +164,7 @@ def conv_reduce(
         co = int(wt.shape[0]) * pack_tile(dtype)[0]
     rs = [te.reduce_axis((0, k), name=nm) for k, nm in zip(kernel, _REDUCE_LOOPS[rank])]
     rc = te.reduce_axis((0, channels), name="rc")
-    acc = accumulator_dtype(dtype)
+    acc = accumulator_dtype(dtype, acc_dtype)
 
     def body(b, *idx):
         *ys, o = idx
@@ -203,7 +203,7 @@ def conv_operands(
 def conv_nd(
     n: int, spatial: Sequence[int], ci: int, co: int, kernel: Sequence[int], stride: int,
     pad: int, dilation: int, *, dtype: str, layout: str = "packed",
-    data_layout: str | None = None, epilogue: str = "none",
+    data_layout: str | None = None, epilogue: str = "none", acc_dtype: str | None = None,
 ) -> tirx.PrimFunc:
     """N-d convolution, channel-last output.
 
@@ -225,6 +225,9 @@ def conv_nd(
         (e.g. NCHW); see :func:`is_channels_first`.
     epilogue : str
         See :mod:`tvm_heron.ops.epilogue`.
+    acc_dtype : str, optional
+        Accumulator (and output) dtype instead of the default of ``dtype``
+        (float16 inputs: float32, see :func:`~tvm_heron.ops.epilogue.accumulator_dtype`).
 
     Returns
     -------
@@ -240,7 +243,7 @@ def conv_nd(
     out_spatial = [conv_out_size(s, k, stride, pad, dilation) for s, k in zip(spatial, kernel)]
     acc = conv_reduce(
         x, wt, out_spatial=out_spatial, kernel=kernel, stride=stride, dilation=dilation,
-        layout=layout, dtype=dtype,
+        layout=layout, dtype=dtype, acc_dtype=acc_dtype,
     )
     extra, out = finish(acc, co, epilogue, dtype, reduction=ci * int(np.prod(kernel)))
     return te.create_prim_func([a, wt, *extra, out])

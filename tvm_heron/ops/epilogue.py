@@ -34,14 +34,36 @@ EPILOGUES = ("none", "bias_relu", "requant")
 REQUANT_SHIFT = 24
 
 
-def accumulator_dtype(dtype: str) -> str:
-    """The reduction's dtype: int32 for int8 inputs (VNNI), the input dtype otherwise."""
-    return "int32" if dtype == "int8" else dtype
+#: Accumulator dtypes an input dtype may ask for instead of its default (wmma: fp16 -> fp32).
+WIDER_ACCUMULATORS: dict[str, tuple[str, ...]] = {"float16": ("float32",)}
 
 
-def output_dtype(dtype: str, epilogue: str) -> str:
+def accumulator_dtype(dtype: str, acc_dtype: str | None = None) -> str:
+    """The reduction's dtype: int32 for int8 inputs (VNNI), the input dtype otherwise.
+
+    ``acc_dtype`` overrides it where :data:`WIDER_ACCUMULATORS` allows
+    (float16 inputs accumulated, and output, in float32).
+
+    Raises
+    ------
+    UnsupportedDtypeError
+        For an override that ``dtype`` has no form for.
+    """
+    default = "int32" if dtype == "int8" else dtype
+    if acc_dtype is None or acc_dtype == default:
+        return default
+    if acc_dtype not in WIDER_ACCUMULATORS.get(dtype, ()):
+        raise UnsupportedDtypeError(
+            f"{dtype} inputs accumulate in {default}"
+            + "".join(f" or {d}" for d in WIDER_ACCUMULATORS.get(dtype, ()))
+            + f", not {acc_dtype}"
+        )
+    return acc_dtype
+
+
+def output_dtype(dtype: str, epilogue: str, acc_dtype: str | None = None) -> str:
     """The kernel output's dtype for input ``dtype`` and ``epilogue``."""
-    return "uint8" if epilogue == "requant" else accumulator_dtype(dtype)
+    return "uint8" if epilogue == "requant" else accumulator_dtype(dtype, acc_dtype)
 
 
 def check_epilogue(epilogue: str, dtype: str) -> None:

@@ -106,17 +106,22 @@ def gemm_packed(
 
 
 def gemm_plain(
-    m: int, k: int, n: int, dtype: str, *, batch: int | None = None, epilogue: str = "none"
+    m: int, k: int, n: int, dtype: str, *, batch: int | None = None, epilogue: str = "none",
+    acc_dtype: str | None = None,
 ) -> tirx.PrimFunc:
     """(Batched) GEMM with the weight as given (not packed).
 
     Arguments ``A[(b,) m, k]``, ``B[(b,) n, k]``, ``bias[n]`` (with an
     epilogue) and the output ``[(b,) m, n]``. No padding: any ``k`` and ``n``.
-    ``dtype`` and ``epilogue`` as in :func:`gemm_packed`.
+    ``dtype`` and ``epilogue`` as in :func:`gemm_packed`; ``dtype`` may also be
+    ``"float16"`` (the TensorCore operators), accumulated in ``acc_dtype``
+    (float16 by default, or float32; the output has the accumulator's type).
     """
-    pack_tile(dtype)  # validates the dtype
+    if dtype != "float16":
+        pack_tile(dtype)  # validates the dtype
     a = _activation(m, k, dtype, batch)
     b = te.placeholder((*_batch(batch), n, k), dtype, name="B")
-    acc = _reduce(a, lambda bi, j, r: b[(*bi, j, r)], k, n, accumulator_dtype(dtype), batch)
+    acc_type = accumulator_dtype(dtype, acc_dtype)
+    acc = _reduce(a, lambda bi, j, r: b[(*bi, j, r)], k, n, acc_type, batch)
     extra, out = finish(acc, n, epilogue, dtype, reduction=k)
     return te.create_prim_func([a, b, *extra, out])

@@ -8,7 +8,13 @@ import numpy as np
 
 from ..errors import InvalidShapeError, UnsupportedDtypeError, UnsupportedOperatorError
 from . import conv, gemm, transposed
-from .epilogue import check_epilogue, epilogue_reference, make_bias, output_dtype
+from .epilogue import (
+    accumulator_dtype,
+    check_epilogue,
+    epilogue_reference,
+    make_bias,
+    output_dtype,
+)
 from .layout import pack_conv_weight, pack_weight, transposed_conv_weight
 from .workload import Workload
 
@@ -25,8 +31,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "t2d": ("N", "H", "W", "CI", "CO", "KH", "KW", "stride", "pad", "dilation", "output_padding"),
 }
 
-#: Input data types each operator is defined for.
-DTYPES: dict[str, tuple[str, ...]] = {op: ("int8", "float32") for op in FIELDS}
+#: Input data types each operator is defined for (float16: the TensorCore operators,
+#: plain weight layout, accumulated in float16 or, with ``acc_dtype``, float32).
+DTYPES: dict[str, tuple[str, ...]] = {op: ("int8", "float32", "float16") for op in FIELDS}
+
+#: Weight layout of each dtype when none is asked for: the CPU kernels take the
+#: packed 16-lane tiles; the TensorCore kernels stage plain tiles through shared memory.
+DEFAULT_LAYOUT = {"int8": "packed", "float32": "packed", "float16": "plain"}
 
 #: Weight layouts: ``packed`` tiles of 16 output lanes x 4 (int8) or 1 (float32)
 #: reduction steps (:mod:`tvm_heron.ops.layout`); ``plain`` is ``B[N, K]`` / OHWI.
@@ -72,9 +83,10 @@ def make_workload(
     shape: Sequence[int],
     dtype: str,
     *,
-    layout: str = "packed",
+    layout: str | None = None,
     data_layout: str | None = None,
     epilogue: str = "none",
+    acc_dtype: str | None = None,
 ) -> Workload:
     """Build a :class:`Workload`.
 
@@ -85,11 +97,13 @@ def make_workload(
     shape : sequence of int
         Shape fields in the order of ``FIELDS[op]``.
     dtype : str
-        ``"int8"`` (u8 x s8 -> s32) or ``"float32"``.
-    layout : str
+        ``"int8"`` (u8 x s8 -> s32), ``"float32"`` or ``"float16"`` (TensorCore:
+        fp16 inputs, fp16 accumulator and output unless ``acc_dtype``).
+    layout : str, optional
         Weight layout inside the kernel: ``"packed"`` (16-lane tiles, extents
         zero-padded to the tile; see :mod:`tvm_heron.ops.layout`) or
-        ``"plain"`` (GEMM ``B[N, K]``, convolution ``[CO, *K, CI]``).
+        ``"plain"`` (GEMM ``B[N, K]``, convolution ``[CO, *K, CI]``); by
+        default :data:`DEFAULT_LAYOUT` of ``dtype`` (float16 has only plain).
     data_layout : str, optional
         Convolutions only: activation layout, channel-last (default: NLC,
         NHWC, NDHWC) or channel-first (NCL, NCHW, NCDHW). The output is
@@ -97,6 +111,12 @@ def make_workload(
     epilogue : str
         ``"none"``, ``"bias_relu"`` or ``"requant"`` (int8); see
         :mod:`tvm_heron.ops.epilogue`.
+    acc_dtype : str, optional
+        ``"float32"`` for float16 inputs: accumulate and output in float32
+        (no epilogue then). Tolerances: float16 outputs are compared with
+        ``rtol=1e-2, atol=1e-2 * sqrt(reduction)`` (fp16 accumulation rounds
+        at every step), float32 accumulation with ``1e-3`` and
+        ``1e-3 * sqrt(reduction)``.
 
     Raises
     ------
@@ -112,10 +132,17 @@ def make_workload(
         raise UnsupportedDtypeError(
             f"{op} is defined for dtypes {', '.join(DTYPES[op])}, not {dtype!r}"
         )
+    layout = DEFAULT_LAYOUT[dtype] if layout is None else layout
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if dtype == "float16" and layout != "plain":
+        raise UnsupportedDtypeError(
+            "float16 operators take the plain weight layout only (the TensorCore rule stages "
+            "tiles through shared memory itself); pass layout='plain' or leave it out"
+        )
     check_epilogue(epilogue, dtype)
-    options = dict(dtype=dtype, layout=layout, epilogue=epilogue)
+    acc_dtype = _check_acc_dtype(dtype, acc_dtype, epilogue)
+    options = dict(dtype=dtype, layout=layout, epilogue=epilogue, acc_dtype=acc_dtype)
     if op in CONV_RANK:
         last, first = conv.data_layout_names(CONV_RANK[op])
         data_layout = first if conv.is_channels_first(data_layout, CONV_RANK[op]) else last
@@ -125,12 +152,38 @@ def make_workload(
     return _matmul(op, shape, **options)
 
 
-def _matmul(op: str, shape: tuple[int, ...], *, dtype: str, layout: str, epilogue: str) -> Workload:
+def _check_acc_dtype(dtype: str, acc_dtype: str | None, epilogue: str) -> str | None:
+    """The accumulator override (None for the default), validated."""
+    if acc_dtype is None or acc_dtype == accumulator_dtype(dtype):
+        return None
+    accumulator_dtype(dtype, acc_dtype)  # raises for a pair without a form
+    if epilogue != "none":
+        raise UnsupportedDtypeError(
+            f"acc_dtype={acc_dtype} takes no epilogue (the output is the accumulator), "
+            f"got epilogue={epilogue!r}"
+        )
+    return acc_dtype
+
+
+def _tolerance(dtype: str, acc_dtype: str | None, reduction: int) -> dict:
+    """``rtol``/``atol`` of a float workload's check (see :func:`make_workload`)."""
+    if dtype != "float16":
+        return {}
+    scale = 1e-2 if acc_dtype is None else 1e-3
+    return {"rtol": scale, "atol": scale * max(1.0, float(np.sqrt(reduction)))}
+
+
+def _matmul(
+    op: str, shape: tuple[int, ...], *, dtype: str, layout: str, epilogue: str,
+    acc_dtype: str | None = None,
+) -> Workload:
     batch, m, k, n = _as_matmul(op, shape)
     lead = () if batch is None else (batch,)
     int8 = dtype == "int8"
-    build = gemm.gemm_packed if layout == "packed" else gemm.gemm_plain
-    func = build(m, k, n, dtype, batch=batch, epilogue=epilogue)
+    if layout == "packed":
+        func = gemm.gemm_packed(m, k, n, dtype, batch=batch, epilogue=epilogue)
+    else:
+        func = gemm.gemm_plain(m, k, n, dtype, batch=batch, epilogue=epilogue, acc_dtype=acc_dtype)
 
     def make_inputs(rng: np.random.Generator):
         if int8:
@@ -143,7 +196,7 @@ def _matmul(op: str, shape: tuple[int, ...], *, dtype: str, layout: str, epilogu
             b = np.tril(np.ones((n, k)), -1).astype(b.dtype)
         weight = pack_weight(b, dtype) if layout == "packed" else b
         bias = [] if epilogue == "none" else [make_bias(rng, dtype, n)]
-        out = np.zeros((*lead, m, n), dtype=output_dtype(dtype, epilogue))
+        out = np.zeros((*lead, m, n), dtype=output_dtype(dtype, epilogue, acc_dtype))
         return [a, weight, *bias, out], (a, b, *bias)
 
     def reference(a, b, bias=None):
@@ -154,7 +207,7 @@ def _matmul(op: str, shape: tuple[int, ...], *, dtype: str, layout: str, epilogu
     return Workload(
         op=op, shape=shape, dtype=dtype, func=func, flops=2 * (batch or 1) * m * n * k,
         make_inputs=make_inputs, reference=reference, exact=int8,
-        layout=layout, epilogue=epilogue,
+        layout=layout, epilogue=epilogue, acc_dtype=acc_dtype, **_tolerance(dtype, acc_dtype, k),
     )
 
 
@@ -204,12 +257,15 @@ def _conv_out_spatial(op: str, shape: tuple[int, ...]) -> list[int]:
 
 
 def _conv(
-    op: str, shape: tuple[int, ...], *, dtype: str, layout: str, data_layout: str, epilogue: str
+    op: str, shape: tuple[int, ...], *, dtype: str, layout: str, data_layout: str, epilogue: str,
+    acc_dtype: str | None = None,
 ) -> Workload:
     n, spatial, ci, co, kernel, stride, pad, dilation, extra = _conv_fields(op, shape)
     out_spatial = _conv_out_spatial(op, shape)
     first = conv.is_channels_first(data_layout, len(spatial))
-    options = dict(dtype=dtype, layout=layout, data_layout=data_layout, epilogue=epilogue)
+    options = dict(
+        dtype=dtype, layout=layout, data_layout=data_layout, epilogue=epilogue, acc_dtype=acc_dtype
+    )
     macs_per_pixel = ci * co * int(np.prod(kernel))
     if op == "t2d":
         func = transposed.conv_transpose_nd(
@@ -235,7 +291,7 @@ def _conv(
         if layout == "packed":
             weight = pack_conv_weight(weight, dtype)
         bias = [] if epilogue == "none" else [make_bias(rng, dtype, co)]
-        out = np.zeros((n, *out_spatial, co), dtype=output_dtype(dtype, epilogue))
+        out = np.zeros((n, *out_spatial, co), dtype=output_dtype(dtype, epilogue, acc_dtype))
         return [a, weight, *bias, out], (a, wt, *bias)
 
     def reference(a, wt, bias=None):
@@ -250,5 +306,6 @@ def _conv(
     return Workload(
         op=op, shape=shape, dtype=dtype, func=func, flops=flops, make_inputs=make_inputs,
         reference=reference, exact=int8, layout=layout, data_layout=data_layout,
-        epilogue=epilogue,
+        epilogue=epilogue, acc_dtype=acc_dtype,
+        **_tolerance(dtype, acc_dtype, ci * int(np.prod(kernel))),
     )

@@ -77,7 +77,7 @@ def check_output_padding(stride: int, dilation: int, output_padding: int) -> Non
 def conv_transpose_nd(
     n: int, spatial: Sequence[int], ci: int, co: int, kernel: Sequence[int], stride: int,
     pad: int, dilation: int, output_padding: int, *, dtype: str, layout: str = "packed",
-    data_layout: str | None = None, epilogue: str = "none",
+    data_layout: str | None = None, epilogue: str = "none", acc_dtype: str | None = None,
 ) -> tirx.PrimFunc:
     """Transposed convolution as a stride-1 convolution of the zero-inserted input.
 
@@ -109,7 +109,7 @@ def conv_transpose_nd(
     )
     acc = conv_reduce(
         x, wt, out_spatial=out_spatial, kernel=kernel, stride=1, dilation=dilation,
-        layout=layout, dtype=dtype,
+        layout=layout, dtype=dtype, acc_dtype=acc_dtype,
     )
     extra, out = finish(acc, co, epilogue, dtype, reduction=ci * int(np.prod(kernel)))
     return te.create_prim_func([a, wt, *extra, out])

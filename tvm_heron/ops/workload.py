@@ -41,6 +41,11 @@ class Workload:
         Activation layout of a convolution (``"NHWC"``, ``"NCL"``, ...); None otherwise.
     epilogue : str
         Fused epilogue (:mod:`tvm_heron.ops.epilogue`), ``"none"`` by default.
+    rtol, atol : float
+        Tolerance of :meth:`check` when not ``exact`` (``numpy.allclose``).
+    acc_dtype : str or None
+        Accumulator dtype when it is not the default of ``dtype`` (float16
+        inputs accumulated in float32); it is also the output's dtype.
     """
 
     op: str
@@ -54,6 +59,9 @@ class Workload:
     layout: str = "packed"
     data_layout: str | None = None
     epilogue: str = "none"
+    rtol: float = 1e-3
+    atol: float = 1e-3
+    acc_dtype: str | None = None
 
     @property
     def name(self) -> str:
@@ -61,7 +69,7 @@ class Workload:
 
         Options other than the defaults are appended: ``_plain`` (weight
         layout), the channel-first activation layout (``_nchw``), the epilogue
-        (``_bias_relu``), e.g. ``c2d_1x8x8x16x16x3x3x1x1x1_int8_plain_nchw_requant``.
+        (``_bias_relu``), a wider accumulator (``_acc_float32``), e.g. ``c2d_1x8x8x16x16x3x3x1x1x1_int8_plain_nchw_requant``.
         """
         parts = [self.op, "x".join(map(str, self.shape)), self.dtype]
         if self.layout != "packed":
@@ -70,6 +78,8 @@ class Workload:
             parts.append(self.data_layout.lower())
         if self.epilogue != "none":
             parts.append(self.epilogue)
+        if self.acc_dtype is not None:
+            parts.append(f"acc_{self.acc_dtype}")
         return "_".join(parts)
 
     def check(self, output: np.ndarray, logical) -> tuple[bool, float]:
@@ -78,4 +88,4 @@ class Workload:
         error = float(np.max(np.abs(output.astype(np.float64) - expected.astype(np.float64))))
         if self.exact:
             return bool(np.array_equal(output, expected)), error
-        return bool(np.allclose(output, expected, rtol=1e-3, atol=1e-3)), error
+        return bool(np.allclose(output, expected, rtol=self.rtol, atol=self.atol)), error

@@ -10,7 +10,10 @@ of schedule instructions), so that MetaSchedule's own rules get a model too:
 * loop extents are tracked symbolically through ``Split`` and ``Fuse`` as
   monomials of those variables, so that target limits on the loops that the
   trace parallelises, vectorises or tensorizes become constraints:
-  parallel extent, vector lanes, intrinsic shape, accumulator registers.
+  parallel extent, vector lanes, intrinsic shape (the wmma fragment of every
+  load, multiply and store), accumulator registers; on a CUDA target also
+  threads per block, shared memory per block and vector widths
+  (:mod:`tvm_heron.space.gpu`).
 
 The trace is replayed once on the workload with a decision provider, which
 TVM calls before each instruction: the interpreter reads the concrete state
@@ -25,6 +28,7 @@ leaves to the postprocessors and the builder.
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import attrs
@@ -49,7 +53,8 @@ from ..constraints import (
     Variable,
 )
 from ..errors import InfeasibleSpaceError
-from ..target import CpuLimits, cpu_limits
+from ..target import CpuLimits, GpuLimits, cpu_limits, gpu_limits
+from . import gpu
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +97,14 @@ def _mul(terms) -> Monomial | None:
 class _Interpreter:
     """Symbolic interpretation of one trace; see the module docstring."""
 
-    def __init__(self, sch: Schedule, limits: CpuLimits | None):
+    def __init__(self, sch: Schedule, limits: CpuLimits | None, gpu_limits_: GpuLimits | None = None):
         self.sch = sch
         self.limits = limits
+        self.gpu_limits = gpu_limits_
+        self.gpu = gpu.GpuRecord()
+        self.pieces: dict = {}  # loop sref -> ((origin, Monomial), ...) or None; see gpu.py
+        self._origins = itertools.count()
+        self.choice_of: dict = {}  # ExprRV of a SampleCategorical -> (Choice, candidates)
         self.extent: dict = {}  # loop sref -> Monomial, or None when dependent
         self.exprs: dict = {}  # ExprRV -> Monomial (tile factors)
         self.moved: set = set()  # block srefs moved by compute-at
@@ -142,6 +152,7 @@ class _Interpreter:
         sref = self._sref(loop)
         if sref not in self.extent:
             self.extent[sref] = _const(sref.stmt.extent)  # an original (constant) loop
+            self.pieces[sref] = ((next(self._origins), self.extent[sref]),)
         return self.extent[sref]
 
     def _loop_name(self, loop: LoopRV) -> str:
@@ -193,6 +204,10 @@ class _Interpreter:
         key = Choice(index, name=f"categorical {list(candidates)}")
         self.variables.append(Variable(key=key, domain=domain, candidates=candidates))
         self.sites.append(SamplingSite(index, "SampleCategorical", (key,), decision, candidates))
+        return key, candidates
+
+    def _post_SampleCategorical(self, index, inputs, outputs, state):  # noqa: N802
+        self.choice_of[outputs[0]] = state
 
     # -- loop transformations ----------------------------------------------------------
     def _pre_Split(self, index, inputs, attrs_, decision):  # noqa: N802
@@ -221,17 +236,26 @@ class _Interpreter:
                 )
         elif extent is None and any(t is not None and not t.is_constant for t in terms):
             self.notes.append(f"split #{index} of loop {name}: extent depends on other decisions")
-        return terms
+        return terms, self.pieces.get(self._sref(loop))
 
-    def _post_Split(self, index, inputs, outputs, terms):  # noqa: N802
+    def _post_Split(self, index, inputs, outputs, state):  # noqa: N802
+        terms, source = state
+        single = source is not None and len(source) == 1
         for out, term in zip(outputs, terms):
             self.extent[self._sref(out)] = term
+            self.pieces[self._sref(out)] = (
+                ((source[0][0], term),) if single and term is not None else None
+            )
 
     def _pre_Fuse(self, index, inputs, attrs_, decision):  # noqa: N802
-        return _mul(self._loop_extent(loop) for loop in inputs)
+        term = _mul(self._loop_extent(loop) for loop in inputs)
+        parts = [self.pieces.get(self._sref(loop)) for loop in inputs]
+        return term, None if any(p is None for p in parts) else tuple(itertools.chain(*parts))
 
-    def _post_Fuse(self, index, inputs, outputs, term):  # noqa: N802
+    def _post_Fuse(self, index, inputs, outputs, state):  # noqa: N802
+        term, parts = state
         self.extent[self._sref(outputs[0])] = term
+        self.pieces[self._sref(outputs[0])] = parts if term is not None else None
 
     def _pre_GetLoops(self, index, inputs, attrs_, decision):  # noqa: N802
         return self._sref(inputs[0]) in self.moved
@@ -241,6 +265,9 @@ class _Interpreter:
             sref = self._sref(loop)
             if sref not in self.extent:
                 self.extent[sref] = None if moved else _const(sref.stmt.extent)
+                self.pieces[sref] = (
+                    None if moved else ((next(self._origins), self.extent[sref]),)
+                )
 
     def _post_ComputeAt(self, index, inputs, outputs, state):  # noqa: N802
         self.moved.add(self._sref(inputs[0]))
@@ -296,8 +323,38 @@ class _Interpreter:
         )
 
     def _pre_Annotate(self, index, inputs, attrs_, decision):  # noqa: N802
-        if str(attrs_[0]) == _AUTO_TENSORIZE and isinstance(inputs[0], SBlockRV):
+        key = str(attrs_[0])
+        if key == _AUTO_TENSORIZE and isinstance(inputs[0], SBlockRV):
             self.tensorized.append((self._sref(inputs[0]), str(inputs[1])))
+        elif key == gpu.WARP_EXECUTION:
+            self.gpu.warp_execution = True
+        elif key == gpu.COOPERATIVE_FETCH and inputs[1] in self.choice_of:
+            choice, candidates = self.choice_of[inputs[1]]
+            self.gpu.fetches.append((inputs[0], choice, candidates))
+
+    # -- GPU records (turned into constraints by gpu.constraints) ------------------------
+    def _pre_Bind(self, index, inputs, attrs_, decision):  # noqa: N802
+        self.gpu.binds.append((str(attrs_[0]), self._loop_extent(inputs[0])))
+
+    def _pre_CacheRead(self, index, inputs, attrs_, decision):  # noqa: N802
+        return str(attrs_[-1])
+
+    def _post_CacheRead(self, index, inputs, outputs, scope):  # noqa: N802
+        self.gpu.caches.append((outputs[0], scope))
+
+    _pre_CacheWrite = _pre_CacheRead
+    _post_CacheWrite = _post_CacheRead
+
+    def _pre_StorageAlign(self, index, inputs, attrs_, decision):  # noqa: N802
+        self.gpu.aligns.append((inputs[0], int(attrs_[0]), int(attrs_[2]), int(attrs_[3])))
+
+    def gpu_constraints(self) -> None:
+        """Threads, shared memory and vector widths against a CUDA target's limits."""
+        if self.gpu_limits is None:
+            return
+        constraints, notes = gpu.constraints(self.gpu, self.sch, self.pieces, self.gpu_limits)
+        self.constraints.extend(constraints)
+        self.notes.extend(notes)
 
     # -- after the replay ----------------------------------------------------------------
     def tensorize_constraints(self) -> None:
@@ -339,12 +396,15 @@ class _Interpreter:
 
 def interpret(trace: Trace, mod: IRModule, target: Target | None):
     """Interpret ``trace`` on ``mod``; returns the finished interpreter."""
-    limits = cpu_limits(target) if target is not None and target.kind.name == "llvm" else None
+    kind = target.kind.name if target is not None else None
+    limits = cpu_limits(target) if kind == "llvm" else None
+    gpu_ = gpu_limits(target) if kind == "cuda" else None
     sch = Schedule(mod, debug_mask=0)
-    interp = _Interpreter(sch, limits)
+    interp = _Interpreter(sch, limits, gpu_)
     trace.apply_to_schedule(sch, remove_postproc=True, decision_provider=interp)
     interp.finish()
     interp.tensorize_constraints()
+    interp.gpu_constraints()
     return interp
 
 
@@ -408,7 +468,9 @@ def analyze(design_space: Schedule | Trace, mod: IRModule, target: Target | None
     mod : IRModule
         The workload the trace applies to.
     target : Target, optional
-        Its limits (llvm: parallel extent, vector lanes, registers) become
+        Its limits (llvm: parallel extent, vector lanes, registers; cuda:
+        threads per block and per dimension, shared memory per block, vector
+        widths of cooperative fetches, see :mod:`tvm_heron.space.gpu`) become
         constraints; None derives only the structural constraints.
 
     Raises
