@@ -17,7 +17,8 @@ from tvm_heron.cli import EXIT_BAD_INPUT, main
         (["--op", "softmax", "--shape", "4,4,4"], "unknown operator 'softmax'"),
         (["--op", "gemm", "--shape", "64,64"], "gemm takes 3 shape fields (M,K,N)"),
         (["--op", "gemm", "--shape", "64,0,64"], "K must be positive"),
-        (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float16"], "not 'float16'"),
+        (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float64"], "not 'float64'"),
+        (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float16"], "TensorCore only"),
         (
             ["--op", "gemm", "--shape", "64,64,64", "--dtype", "float32", "--target", '{"kind":"llvm","mcpu":"haswell"}'],
             "has no AVX-512 (avx512f)",

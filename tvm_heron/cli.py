@@ -40,13 +40,23 @@ def _positive(text: str) -> int:
 def _add_workload_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--op", required=True, help="operator name, e.g. gemm")
     parser.add_argument("--shape", required=True, type=_shape, help="shape fields, e.g. 64,64,64 (M,K,N)")
-    parser.add_argument("--dtype", default="int8", help="int8 (u8 x s8 -> s32) or float32")
+    parser.add_argument(
+        "--dtype",
+        default="int8",
+        help="int8 (u8 x s8 -> s32), float32 (CPU) or float16 (TensorCore, with a CUDA --target)",
+    )
+    parser.add_argument(
+        "--acc-dtype",
+        default=None,
+        choices=("float32",),
+        help="float16 only: accumulate (and output) in float32 instead of float16",
+    )
     parser.add_argument(
         "--layout",
-        default="packed",
+        default=None,
         choices=("packed", "plain"),
-        help="weight layout the kernel takes: packed 16-lane tiles (default) or the user's plain "
-        "layout ([N,K], OHWI), packed inside the kernel",
+        help="weight layout the kernel takes: packed 16-lane tiles (the CPU default) or the user's "
+        "plain layout ([N,K], OHWI; float16 has only this one), packed inside the kernel",
     )
     parser.add_argument(
         "--data-layout",
@@ -116,6 +126,7 @@ def _workload_and_target(args):
         layout=args.layout,
         data_layout=args.data_layout,
         epilogue=args.epilogue,
+        acc_dtype=args.acc_dtype,
     )
     return workload, parse_target(args.target)
 

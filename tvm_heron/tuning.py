@@ -19,12 +19,12 @@ from tvm.s_tir import meta_schedule as ms
 from tvm.target import Target
 
 from .builder import PersistentBuilder
-from .errors import HeronError, UnsupportedDtypeError
+from .errors import HeronError, UnsupportedDtypeError, UnsupportedTargetError
 from .ops import Workload
 from .space import heron_space
 from .strategies.base import latency_of, workload_records
 from .strategies.registry import strategy_names
-from .target import require_avx512, require_vnni
+from .target import require_avx512, require_tensorcore, require_vnni
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,14 @@ def check_supported(workload: Workload, target: Target, space: str) -> None:
     if space not in SPACES:
         raise HeronError(f"space must be one of {SPACES}, got {space!r}")
     if space == "heron":
+        if target.kind.name == "cuda" or workload.dtype == "float16":
+            if workload.dtype != "float16":
+                raise UnsupportedDtypeError(
+                    f"the Heron CUDA space is built for float16 operators (TensorCore wmma), not "
+                    f"{workload.dtype}; use --dtype float16, or --space default"
+                )
+            require_tensorcore(target, workload.dtype)
+            return
         if workload.dtype == "int8":
             require_vnni(target)
         elif workload.dtype == "float32":
@@ -72,6 +80,23 @@ def check_supported(workload: Workload, target: Target, space: str) -> None:
                 f"the Heron CPU space is built for int8 (u8 x s8 -> s32, VNNI) and float32 "
                 f"(AVX-512), not {workload.dtype}; use --space default (MetaSchedule's generic rules)"
             )
+
+
+def require_device(target: Target, runner=None) -> None:
+    """Raise :class:`UnsupportedTargetError` when a local runner has no device for ``target``.
+
+    Without a GPU, MetaSchedule would build every candidate and then fail
+    each measurement; this says so before tuning starts. An RPC runner
+    (``runner`` given) measures elsewhere and is not checked.
+    """
+    if runner is not None or target.kind.name != "cuda":
+        return
+    if not tvm.cuda(0).exist:
+        raise UnsupportedTargetError(
+            "no CUDA device on this machine: a CUDA target is measured on an NVIDIA GPU. Tune on "
+            "a machine with one, or pass an RPC runner; without a GPU, "
+            "benchmarks/tensorcore_validity.py checks that the space's programs build"
+        )
 
 
 def make_strategy(name: str, seed: int | None):
@@ -116,6 +141,7 @@ def tune(
     if trials < 1:
         raise HeronError(f"trials must be positive, got {trials}")
     check_supported(workload, target, space)
+    require_device(target, runner)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     mod = tvm.IRModule({"main": workload.func})
