@@ -3,6 +3,7 @@
 Subcommands
 -----------
 tune        tune one operator and optionally write a JSON summary
+tune-model  tune a whole network (Relax) and check it against its reference
 space       print the constraint model of each design space of an operator
 quickstart  tune int8 GEMM 64x64x64 on this CPU; print PASS and the latency
 """
@@ -89,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--seed", type=int, default=None)
     tune.add_argument("--json", default=None, metavar="FILE", help="write a JSON summary")
 
+    model = sub.add_parser("tune-model", help="tune a whole network through Relax")
+    model.add_argument("--model", required=True, help="resnet50, bert-base, vgg16, inception-v3, ...")
+    model.add_argument("--batch", type=_positive, default=1)
+    model.add_argument("--target", default=None, help="'host' (default), a JSON dict or a tag")
+    model.add_argument("--space", default="heron", choices=("heron", "default"))
+    model.add_argument("--strategy", default="heron-cga")
+    model.add_argument("--trials", type=int, default=256, help="global budget over all tasks (0: no tuning)")
+    model.add_argument("--trials-per-round", type=_positive, default=8)
+    model.add_argument("--max-trials-per-task", type=_positive, default=None)
+    model.add_argument("--work-dir", default="runs/tvm-heron-model", help="database and logs")
+    model.add_argument("--seed", type=int, default=None)
+    model.add_argument("--no-untuned", action="store_true", help="skip timing the untuned model")
+    model.add_argument("--json", default=None, metavar="FILE", help="write a JSON summary")
+
     space = sub.add_parser("space", help="print the constraint model of each design space")
     _add_workload_args(space)
 
@@ -107,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "tune":
             return _tune(args)
+        if args.command == "tune-model":
+            return _tune_model(args)
         if args.command == "space":
             return _space(args)
         return _quickstart(args)
@@ -161,6 +178,43 @@ def _report(result, workload) -> None:
         return
     print("PASS" if result.correct else f"FAIL: max abs error {result.max_abs_error}")
     print(f"Case {list(workload.shape)}, latency {result.best_latency_s * 1e3:.6f} ms.")
+
+
+def _tune_model(args) -> int:
+    from .models import load_model  # pylint: disable=import-outside-toplevel
+    from .relax.tune import tune_model  # pylint: disable=import-outside-toplevel
+    from .target import parse_target  # pylint: disable=import-outside-toplevel
+
+    if args.trials < 0:
+        raise HeronError(f"--trials must be >= 0, got {args.trials}")
+    target = parse_target(args.target)
+    model = load_model(args.model, batch=args.batch, seed=args.seed or 0)
+    result = tune_model(
+        model,
+        target=target,
+        work_dir=args.work_dir,
+        trials=args.trials,
+        strategy=args.strategy,
+        space=args.space,
+        seed=args.seed,
+        trials_per_round=args.trials_per_round,
+        max_trials_per_task=args.max_trials_per_task,
+        measure_untuned=not args.no_untuned,
+    )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(result.to_json(), out, indent=1)
+    print(result.table())
+    tensorized = sum(t.tensorized for t in result.tasks)
+    print(f"{model.name} batch {args.batch}: {len(result.tasks)} tasks, {tensorized} tensorized, "
+          f"{len(result.fallbacks)} fell back; tuning {result.tuning_seconds:.1f} s")
+    for task in result.fallbacks:
+        print(f"  fallback {task.name}: {task.fallback}")
+    if result.untuned_latency_s is not None:
+        print(f"untuned latency {result.untuned_latency_s * 1e3:.4f} ms")
+    print("PASS" if result.correct else f"FAIL: max abs error {result.max_abs_error}")
+    print(f"Model {model.name}, latency {result.latency_s * 1e3:.4f} ms.")
+    return 0 if result.correct else EXIT_FAIL
 
 
 def _space(args) -> int:

@@ -148,9 +148,9 @@ def tune(
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
     before = {str(r.trace) for r in workload_records(database, mod)}
     start = time.perf_counter()
-    builder = PersistentBuilder(max_workers=_cores(target), timeout_sec=builder_timeout_s)
+    builder = PersistentBuilder(max_workers=cores_of(target), timeout_sec=builder_timeout_s)
     try:
-        with _foreign_log_handlers_detached():
+        with foreign_log_handlers_detached():
             ms.tune_tir(
                 mod,
                 target,
@@ -204,7 +204,7 @@ def evaluate(workload: Workload, mod, target: Target, *, repeat: int = 20, seed:
 
 
 @contextlib.contextmanager
-def _foreign_log_handlers_detached():
+def foreign_log_handlers_detached():
     """Detach unnamed handlers from MetaSchedule's logger while it configures logging.
 
     MetaSchedule rebuilds its logging with ``dictConfig`` naming every handler
@@ -222,7 +222,8 @@ def _foreign_log_handlers_detached():
             ms_logger.addHandler(handler)
 
 
-def _cores(target: Target) -> int:
+def cores_of(target: Target) -> int:
+    """Threads of the target (builder workers, tuning threads): num-cores on CPUs."""
     return max(1, int(target.attrs.get("num-cores", 1))) if target.kind.name == "llvm" else 2
 
 

@@ -37,7 +37,8 @@ from collections.abc import Sequence
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir import Schedule, TensorIntrin
-from tvm.tirx import Var
+from tvm.ir.expr import TensorLoad
+from tvm.tirx import Add, BufferStore, Cast, Mul, Var
 from tvm.tirx.expr import IterVar
 from tvm.s_tir.meta_schedule.schedule_rule import PyScheduleRule
 from tvm.s_tir.schedule import SBlockRV, ScheduleError
@@ -144,6 +145,8 @@ class DLBoostRule(PyScheduleRule):
         """The first of the rule's intrinsics that ``block`` maps onto, or None."""
         if not sch.get_loops(block):
             return None
+        if not _is_multiply_accumulate(sch.get(block)):
+            return None
         for intrin in self.intrins:
             desc = TensorIntrin.get(intrin).desc
             if not _operands_match(sch.get(block), desc):
@@ -220,6 +223,29 @@ class DLBoostRule(PyScheduleRule):
             probs=[1.0 / len(self.unroll_max_steps)] * len(self.unroll_max_steps),
         )
         sch.annotate(sch.get_sblock("root"), UNROLL_EXPLICIT, step)
+
+
+def _is_multiply_accumulate(sblock) -> bool:
+    """Whether the block's update is ``C = C + load(A) * load(B)`` (loads possibly cast).
+
+    The loop mapping and the tiling probe look at loops and buffers only: a
+    layer norm's ``var += (x - mean) * (x - mean)`` passes both, and then
+    fails in tensorize, which MetaSchedule's postprocessor only logs.
+    """
+    body = sblock.body
+    if not isinstance(body, BufferStore) or not isinstance(body.value, Add):
+        return False
+
+    def load(expr) -> bool:
+        while isinstance(expr, Cast):
+            expr = expr.value
+        return isinstance(expr, TensorLoad)  # what TVM 0.27 calls a BufferLoad
+
+    add = body.value
+    for acc, product in ((add.a, add.b), (add.b, add.a)):
+        if isinstance(acc, TensorLoad) and acc.source.same_as(body.buffer) and isinstance(product, Mul):
+            return load(product.a) and load(product.b)
+    return False
 
 
 def _operands_match(sblock, desc) -> bool:

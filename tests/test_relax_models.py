@@ -1,0 +1,149 @@
+"""Whole-model tuning through Relax: models, the prepare/build pipeline, task plans, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers import HOST
+from tvm.s_tir import meta_schedule as ms
+
+from tvm_heron.cli import main as cli_main
+from tvm_heron.errors import HeronError
+from tvm_heron.models import MODELS, load_model
+from tvm_heron.relax import measure, pipeline
+from tvm_heron.relax.tasks import DEFAULT, HERON, plan_tasks
+from tvm_heron.relax.tune import compare, tune_model
+
+VNNI = "heron_dot_16x4_u8s8s32_vnni"
+FMA = "heron_fma_16x4_f32_avx512"
+
+
+def _prepared(name):
+    model = load_model(name)
+    prepared = pipeline.prepare(model.mod, model.params, HOST)
+    return model, prepared
+
+
+def test_registry_and_bad_names():
+    assert {"resnet50", "bert-base", "vgg16", "inception-v3"} <= set(MODELS)
+    with pytest.raises(HeronError, match="unknown model 'alexnet'"):
+        load_model("alexnet")
+    with pytest.raises(HeronError, match="batch must be positive"):
+        load_model("int8-mlp", batch=0)
+
+
+def test_paper_models_are_the_standard_architectures():
+    """Parameter counts of the standard networks (torchvision / HF BERT without pooler)."""
+    import torch
+
+    from tvm_heron.models import nets
+
+    def count(module):
+        return sum(p.numel() for p in module.parameters())
+
+    assert count(nets.ResNet()) == 25_557_032
+    assert count(nets.VGG()) == 138_357_544
+    # torchvision's Inception-v3 has 27,161,264 with its auxiliary classifier; without it:
+    assert count(nets.InceptionV3()) == 23_834_568
+    # BERT-base encoder: 108,891,648 parameters without the pooler's 590,592.
+    assert count(nets.BertEncoder()) == 109_482_240 - 590_592
+    out = nets.BertEncoder(layers=1, hidden=64, heads=4, intermediate=128, vocab=100)(
+        torch.zeros(2, 8, dtype=torch.long)
+    )
+    assert out.shape == (2, 8, 64)
+
+
+@pytest.mark.parametrize("name", ["int8-mlp", "int8-cnn"])
+def test_quantized_models_untuned_equal_their_reference(name):
+    """The integer arithmetic of the Relax model and of its numpy reference agree exactly."""
+    model, prepared = _prepared(name)
+    assert model.exact and model.dtype == "int8"
+    outputs = measure.run_model(pipeline.build(prepared, HOST), HOST, model.inputs)
+    assert compare(outputs, model) == {"correct": True, "max_abs_error": 0.0}
+    assert model.reference[0].dtype == np.int32 and np.abs(model.reference[0]).max() > 0
+
+
+def test_float_model_untuned_matches_pytorch():
+    model, prepared = _prepared("small-cnn")
+    outputs = measure.run_model(pipeline.build(prepared, HOST), HOST, model.inputs)
+    result = compare(outputs, model)
+    assert result["correct"], result
+    # CPU convolutions are NHWC after prepare (the channel is the innermost axis).
+    assert "conv2d_nhwc" in prepared.script()
+    wrong = [o + 1.0 for o in outputs]
+    assert not compare(wrong, model)["correct"]
+
+
+@pytest.mark.vnni
+def test_plan_tensorizes_convs_and_falls_back_elsewhere():
+    model, prepared = _prepared("small-cnn")
+    extracted = ms.relax_integration.extract_tasks(prepared, HOST)
+    plans = {p.name: p for p in plan_tasks(extracted, HOST)}
+    convs = [p for n, p in plans.items() if "conv2d" in n]
+    assert convs and all(p.space == HERON and p.intrinsic == FMA and p.fallback is None for p in convs)
+    # a 64 -> 10 classifier cannot be tiled by 16 lanes: MetaSchedule's default space
+    fc = next(p for n, p in plans.items() if "matmul" in n)
+    assert fc.space == DEFAULT and "no block maps onto a DL Boost intrinsic" in fc.fallback
+    baseline = plan_tasks(extracted, HOST, space=DEFAULT, strategy="evolutionary")
+    assert all(p.space == DEFAULT and p.strategy == "evolutionary" and not p.fallback for p in baseline)
+    with pytest.raises(HeronError, match="space must be"):
+        plan_tasks(extracted, HOST, space="other")
+
+
+@pytest.mark.vnni
+def test_int8_model_tuned_end_to_end_is_exact(tmp_path):
+    """A small budget over three VNNI tasks; the tuned model equals the numpy reference."""
+    model = load_model("int8-mlp")
+    result = tune_model(model, target=HOST, work_dir=tmp_path, trials=16, seed=1, repeat=2)
+    assert result.correct is True and result.max_abs_error == 0.0
+    assert len(result.tasks) == 3 and all(t.tensorized and t.intrinsic == VNNI for t in result.tasks)
+    assert 0 < sum(t.trials for t in result.tasks) <= 16
+    tuned = [t for t in result.tasks if t.best_latency_s is not None]
+    assert tuned and all(t.valid_trials == t.trials for t in tuned)
+    assert result.latency_s > 0 and result.untuned_latency_s > 0
+    # the best kernel of a tuned task is tensorized with vpdpbusd
+    database = ms.database.JSONDatabase(work_dir=str(tmp_path))
+    prepared = pipeline.prepare(model.mod, model.params, HOST)
+    task = next(t for t in ms.relax_integration.extract_tasks(prepared, HOST) if t.task_name == tuned[0].name)
+    sch = ms.tir_integration.compile_tir(database, task.dispatched[0], HOST)
+    import tvm
+
+    assert "vpdpbusd" in tvm.compile(sch.mod, HOST).mod.inspect_source("asm")
+    # a rerun resumes from the database: no new trials, same result
+    again = tune_model(model, target=HOST, work_dir=tmp_path, trials=0, measure_untuned=False, repeat=2)
+    assert again.correct and sum(t.trials for t in again.tasks) == 0
+    assert [t.best_latency_s for t in again.tasks] == [t.best_latency_s for t in result.tasks]
+
+
+@pytest.mark.vnni
+def test_float_model_with_unsupported_kernels_compiles_and_reports_fallbacks(tmp_path):
+    """bert-tiny: matmuls are tensorized; softmax, layer norm, reshapes fall back, and say so."""
+    model = load_model("bert-tiny")
+    result = tune_model(model, target=HOST, work_dir=tmp_path, trials=16, seed=3, measure_untuned=False, repeat=2)
+    assert result.correct, result.max_abs_error
+    by_name = {t.name: t for t in result.tasks}
+    assert any(t.tensorized and t.intrinsic == FMA and "matmul" in t.name for t in result.tasks)
+    norm = next(t for n, t in by_name.items() if "layer_norm" in n)
+    assert not norm.tensorized and norm.fallback
+    softmax = next(t for n, t in by_name.items() if "softmax" in n)
+    assert softmax.strategy == "evolutionary" and "heron-cga cannot search it" in softmax.fallback
+    untuned = [t for t in result.tasks if t.best_latency_s is None]
+    assert all("untuned" in t.fallback for t in untuned)
+    assert "| task | calls | space |" in result.table()
+    data = result.to_json()
+    assert data["tensorized_tasks"] == sum(t.tensorized for t in result.tasks)
+    json.dumps(data)
+
+
+@pytest.mark.vnni
+def test_cli_tune_model(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = cli_main(["tune-model", "--model", "int8-cnn", "--trials", "8", "--work-dir", str(tmp_path / "w"),
+                     "--seed", "2", "--json", str(out), "--no-untuned"])
+    text = capsys.readouterr().out
+    assert code == 0 and "PASS" in text and "Model int8-cnn, latency" in text
+    assert json.loads(out.read_text())["correct"] is True
+    assert cli_main(["tune-model", "--model", "nope", "--trials", "0"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err

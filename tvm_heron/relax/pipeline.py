@@ -1,0 +1,100 @@
+"""Relax passes around tuning: prepare a model into tunable kernels, build it with a database.
+
+Task extraction and the final build must see the *same* fused PrimFuncs, or
+the database's records (keyed by the PrimFunc's structure) would not apply.
+:func:`prepare` therefore runs, once, everything up to operator fusion, and
+:func:`build` applies the database to that prepared module and only lowers it:
+
+1. bind the weights as constants (they are folded through layout changes);
+2. decompose inference-only operators (batch norm becomes a scale and shift,
+   fused into the convolution's epilogue);
+3. on CPUs, convert 2-d convolutions to NHWC activations and OHWI weights:
+   the channel is then the innermost axis, which the VNNI / AVX-512 rule
+   tensorizes (in NCHW the 4 reduction channels of a dot product are a whole
+   image plane apart);
+4. library dispatch, legalisation to TIR, constant folding, operator fusion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tvm
+from tvm import relax
+from tvm.ir import IRModule
+from tvm.ir.transform import PassContext
+from tvm.relax import pipeline as relax_pipeline
+from tvm.target import Target
+
+#: Layout of 2-d convolutions on CPU targets: (activations, weights).
+CPU_CONV_LAYOUT = ("NHWC", "OHWI")
+
+
+def bind_params(mod: IRModule, params, num_inputs: int | None = None) -> IRModule:
+    """Bind ``params`` (arrays, in the order of ``main``'s parameters after the inputs)."""
+    main = mod["main"]
+    if num_inputs is None:
+        num_inputs = int(main.attrs["num_input"]) if main.attrs and "num_input" in main.attrs else (
+            len(main.params) - len(params)
+        )
+    weights = main.params[num_inputs:]
+    if len(weights) != len(params):
+        raise ValueError(f"main has {len(weights)} weight parameters, got {len(params)} arrays")
+    bound = {var: tvm.runtime.tensor(np.ascontiguousarray(p)) for var, p in zip(weights, params)}
+    return relax.transform.BindParams("main", bound)(mod)
+
+
+def prepare(mod: IRModule, params, target: Target) -> IRModule:
+    """The fused module whose PrimFuncs are the tuning tasks (see the module docstring)."""
+    mod = bind_params(mod, params)
+    passes = [
+        relax.transform.DecomposeOpsForInference(),
+        relax.transform.CanonicalizeBindings(),
+    ]
+    if target.kind.name == "llvm":
+        data, kernel = CPU_CONV_LAYOUT
+        passes.append(relax.transform.ConvertLayout({"relax.nn.conv2d": [data, kernel]}))
+    passes += [
+        *_or_empty(relax_pipeline.library_dispatch_passes, target),
+        relax.transform.LegalizeOps(),
+        relax.transform.AnnotateTIROpPattern(),
+        relax.transform.FoldConstant(),
+        relax.transform.FuseOps(),
+        relax.transform.FuseTIR(),
+        relax.transform.DeadCodeElimination(),
+    ]
+    with target, PassContext(opt_level=3):
+        return tvm.transform.Sequential(passes)(mod)
+
+
+def build(prepared: IRModule, target: Target, database=None):
+    """Apply ``database`` (if any) to a :func:`prepare`-d module and build it for the VM.
+
+    PrimFuncs without a record keep their unscheduled loop nests (correct,
+    slow); :func:`untuned_functions` names them.
+    """
+    # TVM 0.27's CPU backend has no ``dataflow_lower_passes`` (AttributeError): these
+    # are the generic ones, as in ``compile_relax``.
+    dataflow_lower = _or_empty(relax_pipeline.dataflow_lower_passes, target) or [
+        relax.transform.RewriteDataflowReshape(),
+        relax.transform.ToNonDataflow(),
+        relax.transform.RemovePurityChecking(),
+        relax.transform.CallTIRRewrite(),
+    ]
+    lower = [*dataflow_lower, *_or_empty(relax_pipeline.finalize_passes, target)]
+
+    @tvm.transform.module_pass(opt_level=0)
+    def _lower(mod: IRModule, _ctx) -> IRModule:
+        return tvm.transform.Sequential(lower)(mod)
+
+    with target, PassContext(opt_level=3):
+        if database is not None:
+            with database:
+                prepared = relax.transform.MetaScheduleApplyDatabase()(prepared)
+        return relax.build(prepared, target=target, relax_pipeline=_lower)
+
+
+def _or_empty(passes_for, target: Target) -> list:
+    try:
+        return list(passes_for(target))
+    except (ValueError, AttributeError):
+        return []

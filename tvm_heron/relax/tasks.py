@@ -1,0 +1,155 @@
+"""Plan the tuning of a model's tasks: which design space and which strategy each one gets.
+
+A model's fused kernels are not all alike. A task whose reduction maps onto
+one of the DL Boost intrinsics gets Heron's space (tensorized, constrained);
+any other task (a softmax, a layer norm, a convolution with 3 input channels,
+a matmul whose channels are not a multiple of 16) falls back to
+MetaSchedule's default space for the target. Heron's strategies search any
+space whose trace the constraint analysis understands; a task where it does
+not (or where a space cannot be generated at all) falls back to
+MetaSchedule's evolutionary search. Every fallback is recorded with its
+reason, so a report can say which tasks were tensorized and which were not.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+from tvm.ir import IRModule
+from tvm.s_tir import Schedule
+from tvm.s_tir import meta_schedule as ms
+from tvm.target import Target
+
+from ..errors import HeronError, UnsupportedTargetError
+from ..rules.dlboost import DLBoostRule
+from ..space import analyze, heron_space
+from ..strategies.registry import strategy_names
+from ..target import require_avx512, require_vnni
+
+logger = logging.getLogger(__name__)
+
+#: Space kinds of a planned task.
+HERON, DEFAULT = "heron", "default"
+#: The strategy a task falls back to when a Heron strategy cannot search its space.
+FALLBACK_STRATEGY = "evolutionary"
+
+
+@attrs.frozen
+class TaskPlan:
+    """How one extracted task is tuned.
+
+    Attributes
+    ----------
+    name : str
+        Task (fused PrimFunc) name.
+    weight : int
+        How many times the model calls it.
+    mod : IRModule
+        The task's PrimFunc as a module.
+    space : str
+        ``heron`` (tensorized Heron space) or ``default`` (MetaSchedule's).
+    strategy : str
+        Search strategy name.
+    intrinsic : str or None
+        The tensor intrinsic of the Heron space.
+    fallback : str or None
+        Why the task did not get what was asked for (None when it did).
+    """
+
+    name: str
+    weight: int
+    mod: IRModule
+    space: str
+    strategy: str
+    intrinsic: str | None = None
+    fallback: str | None = None
+
+    @property
+    def tensorized(self) -> bool:
+        """Whether the task's space is tensorized (Heron's space)."""
+        return self.space == HERON
+
+
+def tensorizable(mod: IRModule, target: Target, rule: DLBoostRule | None = None) -> str | None:
+    """The intrinsic that a block of ``mod`` maps onto and ``target`` supports, or None."""
+    rule = rule or DLBoostRule()
+    sch = Schedule(mod)
+    for block in sch.get_child_blocks(sch.get_sblock("root")):
+        intrin = rule.intrin_for(sch, block)
+        if intrin is None:
+            continue
+        try:
+            (require_vnni if "vnni" in intrin else require_avx512)(target)
+        except UnsupportedTargetError:
+            continue
+        return intrin
+    return None
+
+
+def plan_tasks(
+    extracted, target: Target, *, space: str = HERON, strategy: str = "heron-cga"
+) -> list[TaskPlan]:
+    """A :class:`TaskPlan` for each of MetaSchedule's extracted tasks.
+
+    Parameters
+    ----------
+    extracted : list of ExtractedTask
+        From ``ms.relax_integration.extract_tasks``.
+    space : str
+        ``heron``: Heron's space where a task tensorizes, MetaSchedule's default
+        elsewhere; ``default``: MetaSchedule's default space for every task.
+    strategy : str
+        A Heron strategy (``heron-cga``...) or MetaSchedule's (``evolutionary``).
+    """
+    if space not in (HERON, DEFAULT):
+        raise HeronError(f"space must be {HERON!r} or {DEFAULT!r}, got {space!r}")
+    plans = []
+    for task in extracted:
+        mod = task.dispatched[0]
+        intrin = tensorizable(mod, target) if space == HERON else None
+        kind, fallback = (HERON, None) if intrin else (DEFAULT, None)
+        if space == HERON and not intrin:
+            fallback = "no block maps onto a DL Boost intrinsic: MetaSchedule's default space"
+        chosen = strategy
+        if strategy in strategy_names():
+            problem = _heron_strategy_problem(mod, target, kind)
+            if problem and kind == HERON:
+                # The Heron space itself failed: use MetaSchedule's, as for the rest.
+                fallback = f"Heron space unusable ({problem}): MetaSchedule's default space"
+                kind, intrin = DEFAULT, None
+                problem = _heron_strategy_problem(mod, target, kind)
+            if problem:
+                chosen = FALLBACK_STRATEGY
+                fallback = f"{fallback + '; ' if fallback else ''}{strategy} cannot search it ({problem}): {chosen}"
+        plans.append(TaskPlan(task.task_name, int(task.weight), mod, kind, chosen, intrin, fallback))
+        logger.info("task %s: %s space, %s%s", task.task_name, kind, chosen, f" ({fallback})" if fallback else "")
+    return plans
+
+
+def space_generator(kind: str, target: Target):
+    """The space generator of a space kind (a fresh object)."""
+    return heron_space(target) if kind == HERON else ms.space_generator.PostOrderApply()
+
+
+def _heron_strategy_problem(mod: IRModule, target: Target, kind: str) -> str | None:
+    """Why a Heron strategy cannot search the task's ``kind`` space (None when it can)."""
+    try:
+        context = ms.TuneContext(
+            mod=mod, target=target, space_generator=space_generator(kind, target), task_name="plan"
+        )
+        design_spaces = context.generate_design_space()
+        if not design_spaces:
+            return "no design space"
+        usable = 0
+        for design_space in design_spaces:
+            try:
+                model = analyze(design_space, mod, target)
+            except HeronError:
+                continue
+            if model.solver.solve(seed=1) is not None:
+                usable += 1
+        return None if usable else "no design space with a feasible constraint model"
+    except Exception as err:  # pylint: disable=broad-except  # TVM raises many kinds
+        first = str(err).strip().splitlines()
+        return f"{type(err).__name__}: {first[-1] if first else ''}"[:200]
