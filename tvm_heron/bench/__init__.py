@@ -14,8 +14,9 @@ Run it with ``python benchmarks/suite.py --profile smoke --out DIR`` (see
 ``report``         results.json, results.csv, REPORT.md
 ``plots``          speedup_<dtype>.png
 ``suite``          the whole run and its command line
+``cuda_build``     CUDA programs without a GPU: CUDA C, nvcc PTX, wmma in the PTX
 =================  ==============================================================
 
-Only ``tuners``, ``kernels``, ``timed_runner``, ``msvnni`` and ``suite``
+Only ``tuners``, ``kernels``, ``timed_runner``, ``msvnni``, ``cuda_build`` and ``suite``
 import TVM themselves (the others are plain Python, numpy, attrs).
 """

@@ -271,3 +271,68 @@ class TensorCoreRule(PyScheduleRule):
         widths = [w for w in self.vector_widths if w * element_bytes <= MAX_VECTOR_BYTES]
         width = sch.sample_categorical(candidates=widths, probs=[1.0 / len(widths)] * len(widths))
         sch.annotate(block, COOPERATIVE_FETCH, width)
+
+
+def check_tensorizable(func, *, shapes=wmma.SHAPES, allow_padding: bool = True) -> None:
+    """Raise a :mod:`tvm_heron.errors` error naming why ``func`` has no wmma form.
+
+    Passes when a block of ``func`` is a GEMM-like reduction whose data types
+    have a wmma form and whose ``m, n, k`` are multiples of one of
+    ``shapes`` (or may be padded to one).
+
+    Raises
+    ------
+    UnsupportedDtypeError
+        A reduction has a data-type pair without a wmma form (e.g. float64).
+    InvalidShapeError
+        Padding is disabled and no fragment shape divides the GEMM's extents.
+    UnsupportedOperatorError
+        No block is a GEMM-like reduction.
+    """
+    from ..errors import (  # pylint: disable=import-outside-toplevel
+        InvalidShapeError,
+        UnsupportedDtypeError,
+        UnsupportedOperatorError,
+    )
+
+    sch = Schedule(func)
+    forms, pairs = [], []
+    for block in _all_blocks(sch):
+        sblock = sch.get(block)
+        if sblock.init is None:
+            continue
+        pairs.append(
+            (sblock.name_hint, sorted({str(r.source.dtype) for r in sblock.reads}),
+             str(sblock.writes[0].source.dtype))
+        )
+        form = gemm_form.analyze(sch, block)
+        if form is not None:
+            forms.append((sblock.name_hint, form))
+    if not forms:
+        if pairs:
+            name, ins, out = pairs[0]
+            raise UnsupportedDtypeError(
+                f"block {name} ({' x '.join(ins)} -> {out}) has no wmma form; TensorCore "
+                f"takes {', '.join(f'{a} -> {c}' for a, c in wmma.DTYPES)}"
+            )
+        raise UnsupportedOperatorError("no GEMM-like reduction to tensorize with wmma")
+    if allow_padding:
+        return
+    for name, form in forms:
+        if any(gemm_form.fits(form, shape) for shape in shapes):
+            return
+    name, form = forms[0]
+    extents = ", ".join(f"{c.upper()}={form.extent(c)}" for c in ("m", "n", "k"))
+    raise InvalidShapeError(
+        f"block {name}: GEMM extents {extents} are not multiples of any wmma fragment "
+        f"({', '.join('x'.join(map(str, s)) for s in shapes)}) and padding is disabled"
+    )
+
+
+def _all_blocks(sch: Schedule) -> list:
+    out, stack = [], list(sch.get_child_blocks(sch.get_sblock("root")))
+    while stack:
+        block = stack.pop()
+        out.append(block)
+        stack.extend(sch.get_child_blocks(block))
+    return out
