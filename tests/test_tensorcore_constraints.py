@@ -114,3 +114,32 @@ def test_vector_width_divides_global_rows():
     _, _, spaces = space_models(workload)
     reasons = [c.reason for c in spaces[0].model.constraints if "cooperative fetch" in c.reason]
     assert any("vector width in [1] " in r and "[3]" in r for r in reasons), reasons
+
+
+def test_sum_at_most_counts_and_large_products():
+    """SumAtMost (shared memory of several buffers): a hand count, and no int64 overflow.
+
+    2 * a + a * b <= 10 over a, b in {1, 2, 4, 8}: a = 1 allows every b (4),
+    a = 2 allows b <= 3 (2), a >= 4 none: 6 points. Footprint products of
+    large loops (12544^3 * 108^2 * 512 > 2^63) must not make the model infeasible.
+    """
+    from tvm_heron.constraints import ConstraintModel, CpSatSolver, Monomial, TileFactor, Variable
+
+    a, b = TileFactor(0, 0, loop="i"), TileFactor(0, 1, loop="i")
+    small = ConstraintModel(
+        variables=[Variable(key=a, domain=(1, 2, 4, 8)), Variable(key=b, domain=(1, 2, 4, 8))],
+        constraints=[SumAtMost(terms=(Monomial(keys=(a,), coef=2), Monomial(keys=(a, b))),
+                               limit=10, reason="hand count")],
+        notes=[],
+    )
+    assert CpSatSolver(small).count() == 6
+    keys = [TileFactor(1, level, loop="j") for level in range(5)]
+    divisors = tuple(d for d in range(1, 12545) if 12544 % d == 0)
+    big = ConstraintModel(
+        variables=[Variable(key=k, domain=divisors) for k in keys],
+        constraints=[SumAtMost(terms=(Monomial(keys=tuple(keys), coef=512), 992), limit=49152,
+                               reason="footprint")],
+        notes=[],
+    )
+    (point,) = CpSatSolver(big).sample(1, rng=np.random.default_rng(0))
+    assert 512 * int(np.prod([point[k] for k in keys])) + 992 <= 49152

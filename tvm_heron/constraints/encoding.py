@@ -149,11 +149,33 @@ class CpSatEncoding:
             if not constraint.keys():
                 self._add_constant(constraint)
             else:
-                self._cp.add(sum(self._expr(t)[0] for t in constraint.terms) <= constraint.limit)
+                self._add_sum_at_most(constraint)
         elif isinstance(constraint, Divides):
             self._add_divides(constraint)
         else:
             raise TypeError(f"unsupported constraint type {type(constraint).__name__}")
+
+    def _add_sum_at_most(self, constraint: SumAtMost) -> None:
+        """``sum(coef * product) <= limit``, each non-negative product capped at ``limit // coef``.
+
+        The cap keeps the linear expression's bounds small: the products of a
+        footprint (tile factors of large loops) can reach 1e16, and CP-SAT
+        rejects a model whose ``coef * product`` may overflow int64.
+        """
+        summands = []
+        for term in constraint.terms:
+            if term.is_constant:
+                summands.append(term.coef)
+                continue
+            prod, (lo, hi) = self._product(term.keys)
+            if lo >= 0 and term.coef > 0:
+                cap = max(lo, min(hi, constraint.limit // term.coef))
+                capped = self._cp.new_int_var(lo, cap, f"cap[{'*'.join(k.short for k in term.keys)}]")
+                self._cp.add(capped == prod)
+                summands.append(term.coef * capped)
+            else:
+                summands.append(term.coef * prod)
+        self._cp.add(sum(summands) <= constraint.limit)
 
     def _add_constant(self, constraint: Constraint) -> None:
         if not constraint.check({}):
