@@ -111,6 +111,11 @@ def test_int8_model_tuned_end_to_end_is_exact(tmp_path):
     import tvm
 
     assert "vpdpbusd" in tvm.compile(sch.mod, HOST).mod.inspect_source("asm")
+    # the tuned kernels take weights packed once at build time, not in every call
+    applied = pipeline.apply_database(prepared, HOST, database)
+    names = [gv.name_hint for gv in applied.functions]
+    assert any(n.endswith("_prepacked") for n in names), names
+    assert not any(n.endswith("_weight_prepack") for n in names), names
     # a rerun resumes from the database: no new trials, same result
     again = tune_model(model, target=HOST, work_dir=tmp_path, trials=0, measure_untuned=False, repeat=2)
     assert again.correct and sum(t.trials for t in again.tasks) == 0

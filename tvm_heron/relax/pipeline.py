@@ -12,7 +12,10 @@ the database's records (keyed by the PrimFunc's structure) would not apply.
    the channel is then the innermost axis, which the VNNI / AVX-512 rule
    tensorizes (in NCHW the 4 reduction channels of a dot product are a whole
    image plane apart);
-4. library dispatch, legalisation to TIR, constant folding, operator fusion.
+4. library dispatch, legalisation to TIR, constant folding, operator fusion;
+5. mark each kernel's weight parameters as layout-free, so that a rule may
+   repack them: after tuning, :func:`build` splits such packing stages out of
+   the kernels and folds them into the constants (packed once, at build time).
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def prepare(mod: IRModule, params, target: Target) -> IRModule:
         relax.transform.FuseOps(),
         relax.transform.FuseTIR(),
         relax.transform.DeadCodeElimination(),
+        # lists each kernel's weight parameters, whose layout the rules may change
+        relax.transform.AttachAttrLayoutFreeBuffers(),
     ]
     with target, PassContext(opt_level=3):
         return tvm.transform.Sequential(passes)(mod)
@@ -70,7 +75,7 @@ def build(prepared: IRModule, target: Target, database=None):
     """Apply ``database`` (if any) to a :func:`prepare`-d module and build it for the VM.
 
     PrimFuncs without a record keep their unscheduled loop nests (correct,
-    slow); :func:`untuned_functions` names them.
+    slow); the tuning report names them.
     """
     # TVM 0.27's CPU backend has no ``dataflow_lower_passes`` (AttributeError): these
     # are the generic ones, as in ``compile_relax``.
@@ -88,9 +93,26 @@ def build(prepared: IRModule, target: Target, database=None):
 
     with target, PassContext(opt_level=3):
         if database is not None:
-            with database:
-                prepared = relax.transform.MetaScheduleApplyDatabase()(prepared)
+            prepared = apply_database(prepared, target, database)
         return relax.build(prepared, target=target, relax_pipeline=_lower)
+
+
+def apply_database(prepared: IRModule, target: Target, database) -> IRModule:
+    """Replace each kernel that ``database`` has a record for with its best schedule.
+
+    Weight packing stages marked as layout-rewrite preprocesses are then split
+    out of the kernels (``<kernel>_prepacked`` takes the packed weight) and
+    folded into the constants, so they run once, at build time.
+    """
+    with target, database, PassContext(opt_level=3):
+        mod = relax.transform.MetaScheduleApplyDatabase()(prepared)
+        return tvm.transform.Sequential(
+            [
+                relax.transform.SplitLayoutRewritePreproc(),
+                relax.transform.FoldConstant(),
+                relax.transform.DeadCodeElimination(),
+            ]
+        )(mod)
 
 
 def _or_empty(passes_for, target: Target) -> list:

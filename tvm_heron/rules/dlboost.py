@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 #: Block annotation read by MetaSchedule's ``RewriteTensorize`` postprocessor.
 AUTO_TENSORIZE = "meta_schedule.auto_tensorize"
+#: Block annotation of a weight-layout rewrite that may run ahead of time.
+LAYOUT_REWRITE_PREPROC = "meta_schedule.layout_rewrite_preproc"
 #: Root-block annotation read by ``RewriteParallelVectorizeUnroll``.
 UNROLL_EXPLICIT = "meta_schedule.unroll_explicit"
 
@@ -319,7 +321,10 @@ def _pack_weight(sch: Schedule, block: SBlockRV, lanes: int, depth: int) -> None
     weight (``B[N, K]``, a conv's ``W[CO, KH, KW, CI]``) has tiles whose
     lanes are a whole row apart, which the build would reject. Such a weight
     is copied, inside the kernel, by a separate parallel packing stage into
-    the intrinsic's layout: the output-channel axis ``o`` becomes
+    the intrinsic's layout. For a model's constant weight (a parameter listed
+    in the function's ``layout_free_buffers``) the stage is marked as a
+    layout-rewrite preprocess: Relax then runs it once at build time and the
+    builder leaves it out of the measured kernel. The output-channel axis ``o`` becomes
     ``(o // lanes, ..., c // depth, o % lanes, c % depth)`` (depth 4, VNNI)
     or ``(o // lanes, ..., c, o % lanes)`` (depth 1 lanes-contiguous, fp32).
 
@@ -350,7 +355,19 @@ def _pack_weight(sch: Schedule, block: SBlockRV, lanes: int, depth: int) -> None
             block, ("read", index), _packing_map(axis, depth_axis, lanes, depth), pad_value=None
         )
         sch.parallel(sch.get_loops(packed)[0])
+        if _is_layout_free(sch, region.source):
+            # A model weight: Relax moves this block out of the kernel and folds it
+            # into the constant (SplitLayoutRewritePreproc); the builder leaves it
+            # out of the measured kernel.
+            sch.annotate(packed, LAYOUT_REWRITE_PREPROC, True)
         return
+
+
+def _is_layout_free(sch: Schedule, buffer) -> bool:
+    """Whether ``buffer`` is a parameter listed in the function's ``layout_free_buffers``."""
+    func = sch.mod["main"]
+    free = func.attrs.get("layout_free_buffers", []) if func.attrs else []
+    return any(func.params[int(i)].same_as(buffer) for i in free)
 
 
 def _packing_map(axis: int, depth_axis: int, lanes: int, depth: int):
