@@ -173,6 +173,8 @@ class GpuLimits:
         Threads of a warp (``threadIdx.x`` of a TensorCore kernel).
     max_vector_bytes : int
         Bytes of one vectorised memory access (16: ``uint4``).
+    max_vthread : int
+        Virtual threads of a block (MetaSchedule's GPU verifier allows 8).
     sm : int or None
         Compute capability, e.g. 80 for ``sm_80``.
     """
@@ -182,6 +184,7 @@ class GpuLimits:
     max_shared_memory_per_block: int
     warp_size: int
     max_vector_bytes: int
+    max_vthread: int
     sm: int | None
 
     @property
@@ -202,6 +205,7 @@ def gpu_limits(target: Target) -> GpuLimits:
         max_shared_memory_per_block=int(attrs_["max_shared_memory_per_block"]),
         warp_size=int(attrs_["thread_warp_size"]),
         max_vector_bytes=16,
+        max_vthread=8,
         sm=sm_version(target),
     )
 

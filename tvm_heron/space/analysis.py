@@ -328,6 +328,8 @@ class _Interpreter:
             self.tensorized.append((self._sref(inputs[0]), str(inputs[1])))
         elif key == gpu.WARP_EXECUTION:
             self.gpu.warp_execution = True
+        elif key in gpu.THREAD_EXTENT_BOUNDS and isinstance(inputs[1], IntImm):
+            self.gpu.thread_bounds[key] = int(inputs[1])
         elif key == gpu.COOPERATIVE_FETCH and inputs[1] in self.choice_of:
             choice, candidates = self.choice_of[inputs[1]]
             self.gpu.fetches.append((inputs[0], choice, candidates))

@@ -5,7 +5,9 @@ records, on the way, the instructions that this module turns into
 constraints against the target's :class:`~tvm_heron.target.GpuLimits`:
 
 * ``Bind`` to ``threadIdx.*``: each bound loop's extent (a monomial of tile
-  factors) is at most the dimension's limit; the product of the thread
+  factors) is at most the dimension's limit (``vthread.*``: at most 8, as
+  MetaSchedule's verifier demands); the thread-extent bounds that
+  MetaSchedule's multi-level tiling annotates (at least a warp) too; the product of the thread
   extents of a block, with ``threadIdx.x`` = the warp size when a block runs
   per warp (the ``warp_execution`` annotation of a TensorCore block), is at
   most ``max_threads_per_block``; so the warps of a block are bounded too;
@@ -37,13 +39,16 @@ from tvm.tirx.analysis import undefined_vars
 from tvm.tirx.stmt import For, ForKind
 
 from .. import tir_utils
-from ..constraints import Monomial, ProductAtMost, ProductIn, SumAtMost
+from ..constraints import Monomial, ProductAtLeast, ProductAtMost, ProductIn, SumAtMost
 from ..target import GpuLimits
 
 #: Annotation of a block that runs on a whole warp (``threadIdx.x`` = the lanes).
 WARP_EXECUTION = "warp_execution"
 #: Annotation whose value is the vector width of a cooperative fetch.
 COOPERATIVE_FETCH = "meta_schedule.cooperative_fetch"
+#: Annotations of MetaSchedule's multi-level tiling: the threads of a block lie in [low, high].
+THREAD_EXTENT_BOUNDS = ("meta_schedule.thread_extent_low_inclusive",
+                        "meta_schedule.thread_extent_high_inclusive")
 
 _BYTES = {"float16": 2, "float32": 4, "int8": 1, "uint8": 1, "int32": 4, "float64": 8,
           "int64": 8, "bfloat16": 2}
@@ -59,6 +64,7 @@ class GpuRecord:
     caches: list = attrs.Factory(list)  # (block RV, scope)
     aligns: list = attrs.Factory(list)  # (block RV, write index, factor, offset)
     fetches: list = attrs.Factory(list)  # (block RV, Choice key, candidates)
+    thread_bounds: dict = attrs.Factory(dict)  # annotation key -> int
 
 
 def _mul(terms) -> Monomial:
@@ -81,6 +87,11 @@ def constraints(record: GpuRecord, sch, pieces: dict, limits: GpuLimits):
 def _threads(record, limits, out, notes) -> None:
     per_dim = {}
     for tag, extent in record.binds:
+        if tag.startswith("vthread") and extent is not None:
+            out.append(ProductAtMost(
+                term=extent, limit=limits.max_vthread,
+                reason=f"target: {tag} extent at most {limits.max_vthread} (GPU verifier)",
+            ))
         if tag not in _THREAD_DIMS:
             continue
         if extent is None:
@@ -103,6 +114,14 @@ def _threads(record, limits, out, notes) -> None:
             reason=f"target: {what} at most {limits.max_threads_per_block} "
             f"({limits.max_warps_per_block} warps)",
         ))
+        low = record.thread_bounds.get(THREAD_EXTENT_BOUNDS[0])
+        high = record.thread_bounds.get(THREAD_EXTENT_BOUNDS[1])
+        if low is not None:
+            out.append(ProductAtLeast(term=total, limit=low,
+                                      reason=f"trace: threads per block at least {low}"))
+        if high is not None:
+            out.append(ProductAtMost(term=total, limit=high,
+                                     reason=f"trace: threads per block at most {high}"))
 
 
 def _shared_memory(record, sch, pieces, limits, out, notes) -> None:
