@@ -152,3 +152,21 @@ def test_cli_tune_model(tmp_path, capsys):
     assert json.loads(out.read_text())["correct"] is True
     assert cli_main(["tune-model", "--model", "nope", "--trials", "0"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_cuda_model_builds_with_tensorcore_kernels_without_a_gpu(capsys):
+    """bert-tiny for an A100 (fp16 via ToMixedPrecision): its matmuls get wmma programs."""
+    import tvm
+
+    from tvm_heron.relax.verify import build_sampled, cuda_source
+
+    target = tvm.target.Target("nvidia/nvidia-a100")
+    check = build_sampled(load_model("bert-tiny"), target, seed=0)
+    assert not check.failed
+    tensorized = [p.name for p in check.plans if p.space == HERON]
+    assert len(tensorized) == 4 and set(check.sampled) == set(tensorized)
+    assert all(p.intrinsic == "wmma" for p in check.plans if p.space == HERON)
+    assert cuda_source(check.executable).count("mma_sync") >= len(tensorized)
+    if not tvm.cuda(0).exist:
+        with pytest.raises(HeronError, match="no CUDA device"):
+            tune_model(load_model("bert-tiny"), target=target, work_dir="unused", trials=4)

@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--work-dir", default="runs/tvm-heron-model", help="database and logs")
     model.add_argument("--seed", type=int, default=None)
     model.add_argument("--no-untuned", action="store_true", help="skip timing the untuned model")
+    model.add_argument(
+        "--build-only",
+        action="store_true",
+        help="no device needed: build the model with one solver-sampled program of each "
+        "tensorized task (e.g. CUDA on a machine without a GPU); nothing is measured",
+    )
     model.add_argument("--json", default=None, metavar="FILE", help="write a JSON summary")
 
     space = sub.add_parser("space", help="print the constraint model of each design space")
@@ -189,6 +195,8 @@ def _tune_model(args) -> int:
         raise HeronError(f"--trials must be >= 0, got {args.trials}")
     target = parse_target(args.target)
     model = load_model(args.model, batch=args.batch, seed=args.seed or 0)
+    if args.build_only:
+        return _build_model_only(model, target, args.seed or 0)
     result = tune_model(
         model,
         target=target,
@@ -215,6 +223,22 @@ def _tune_model(args) -> int:
     print("PASS" if result.correct else f"FAIL: max abs error {result.max_abs_error}")
     print(f"Model {model.name}, latency {result.latency_s * 1e3:.4f} ms.")
     return 0 if result.correct else EXIT_FAIL
+
+
+def _build_model_only(model, target, seed: int) -> int:
+    from .relax.verify import build_sampled, cuda_source  # pylint: disable=import-outside-toplevel
+
+    check = build_sampled(model, target, seed=seed)
+    for plan in check.plans:
+        state = "sampled" if plan.name in check.sampled else (plan.fallback or "not sampled")
+        print(f"{plan.name}: {plan.space} ({plan.intrinsic or '-'}): {state}")
+    for name, reason in check.failed:
+        print(f"  failed {name}: {reason}")
+    source = cuda_source(check.executable)
+    extra = f"; CUDA source with {source.count('mma_sync')} wmma mma_sync calls" if source else ""
+    print(f"BUILT {model.name} for {target.kind.name}: {len(check.sampled)} tensorized tasks "
+          f"with a sampled program, {len(check.failed)} failed{extra}")
+    return 0 if not check.failed else EXIT_FAIL
 
 
 def _space(args) -> int:

@@ -46,13 +46,23 @@ def bind_params(mod: IRModule, params, num_inputs: int | None = None) -> IRModul
     return relax.transform.BindParams("main", bound)(mod)
 
 
-def prepare(mod: IRModule, params, target: Target) -> IRModule:
-    """The fused module whose PrimFuncs are the tuning tasks (see the module docstring)."""
+def prepare(mod: IRModule, params, target: Target, *, accumulate: str | None = None) -> IRModule:
+    """The fused module whose PrimFuncs are the tuning tasks (see the module docstring).
+
+    Parameters
+    ----------
+    accumulate : str, optional
+        On CUDA targets, float32 models compute their matmuls and convolutions
+        in float16 (TensorCore) with this accumulator type: ``float16``
+        (default) or ``float32`` (``ToMixedPrecision``). Ignored on CPUs.
+    """
     mod = bind_params(mod, params)
     passes = [
         relax.transform.DecomposeOpsForInference(),
         relax.transform.CanonicalizeBindings(),
     ]
+    if target.kind.name == "cuda":
+        passes.append(relax.transform.ToMixedPrecision(out_dtype=accumulate or "float16"))
     if target.kind.name == "llvm":
         data, kernel = CPU_CONV_LAYOUT
         passes.append(relax.transform.ConvertLayout({"relax.nn.conv2d": [data, kernel]}))
@@ -94,7 +104,18 @@ def build(prepared: IRModule, target: Target, database=None):
     with target, PassContext(opt_level=3):
         if database is not None:
             prepared = apply_database(prepared, target, database)
+        if target.kind.name == "cuda":
+            # a GPU kernel needs thread bindings: DLight schedules what has no record
+            prepared = _dlight_gpu()(prepared)
         return relax.build(prepared, target=target, relax_pipeline=_lower)
+
+
+def _dlight_gpu():
+    from tvm.s_tir import dlight as dl  # pylint: disable=import-outside-toplevel
+
+    return dl.ApplyDefaultSchedule(
+        dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(), dl.gpu.Fallback()
+    )
 
 
 def apply_database(prepared: IRModule, target: Target, database) -> IRModule:

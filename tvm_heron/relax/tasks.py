@@ -25,12 +25,14 @@ from ..errors import HeronError, UnsupportedTargetError
 from ..rules.dlboost import DLBoostRule
 from ..space import analyze, heron_space
 from ..strategies.registry import strategy_names
-from ..target import require_avx512, require_vnni
+from ..target import require_avx512, require_tensorcore, require_vnni
 
 logger = logging.getLogger(__name__)
 
 #: Space kinds of a planned task.
 HERON, DEFAULT = "heron", "default"
+#: What the plan names as the intrinsic of a TensorCore task (the shape is searched).
+WMMA = "wmma"
 #: The strategy a task falls back to when a Heron strategy cannot search its space.
 FALLBACK_STRATEGY = "evolutionary"
 
@@ -72,10 +74,25 @@ class TaskPlan:
 
 
 def tensorizable(mod: IRModule, target: Target, rule: DLBoostRule | None = None) -> str | None:
-    """The intrinsic that a block of ``mod`` maps onto and ``target`` supports, or None."""
-    rule = rule or DLBoostRule()
+    """The intrinsic that a block of ``mod`` maps onto and ``target`` supports, or None.
+
+    On CPUs, the DL Boost intrinsic (VNNI int8, AVX-512 fp32); on CUDA,
+    ``wmma`` when the TensorCore rule applies (the fragment shape is a choice
+    of the space).
+    """
     sch = Schedule(mod)
-    for block in sch.get_child_blocks(sch.get_sblock("root")):
+    blocks = sch.get_child_blocks(sch.get_sblock("root"))
+    if target.kind.name == "cuda":
+        from ..rules.tensorcore import TensorCoreRule  # pylint: disable=import-outside-toplevel
+
+        try:
+            require_tensorcore(target)
+        except UnsupportedTargetError:
+            return None
+        tensor_core = TensorCoreRule()
+        return WMMA if any(tensor_core.is_applicable(sch, block) for block in blocks) else None
+    rule = rule or DLBoostRule()
+    for block in blocks:
         intrin = rule.intrin_for(sch, block)
         if intrin is None:
             continue
@@ -110,7 +127,8 @@ def plan_tasks(
         intrin = tensorizable(mod, target) if space == HERON else None
         kind, fallback = (HERON, None) if intrin else (DEFAULT, None)
         if space == HERON and not intrin:
-            fallback = "no block maps onto a DL Boost intrinsic: MetaSchedule's default space"
+            kind_name = "TensorCore (wmma)" if target.kind.name == "cuda" else "DL Boost"
+            fallback = f"no block maps onto a {kind_name} intrinsic: MetaSchedule's default space"
         chosen = strategy
         if strategy in strategy_names():
             problem = _heron_strategy_problem(mod, target, kind)
@@ -128,8 +146,18 @@ def plan_tasks(
 
 
 def space_generator(kind: str, target: Target):
-    """The space generator of a space kind (a fresh object)."""
-    return heron_space(target) if kind == HERON else ms.space_generator.PostOrderApply()
+    """The space generator of a space kind (a fresh object).
+
+    MetaSchedule's default space on CUDA is its ``cuda-tensorcore`` one (its
+    TensorCore rules first, its generic CUDA rules for the rest).
+    """
+    if kind == HERON:
+        return heron_space(target)
+    if target.kind.name == "cuda":
+        return ms.space_generator.PostOrderApply(
+            sch_rules="cuda-tensorcore", postprocs="cuda-tensorcore", mutator_probs="cuda-tensorcore"
+        )
+    return ms.space_generator.PostOrderApply()
 
 
 def _heron_strategy_problem(mod: IRModule, target: Target, kind: str) -> str | None:

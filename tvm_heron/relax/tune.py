@@ -32,7 +32,7 @@ from tvm.target import Target
 from ..builder import PersistentBuilder
 from ..errors import HeronError
 from ..strategies.base import latency_of, workload_records
-from ..tuning import cores_of, foreign_log_handlers_detached, make_strategy
+from ..tuning import cores_of, foreign_log_handlers_detached, make_strategy, require_device
 from . import measure, pipeline
 from .tasks import DEFAULT, HERON, TaskPlan, plan_tasks, space_generator
 
@@ -138,6 +138,8 @@ def tune_model(
     """
     if trials < 0:
         raise HeronError(f"trials must be >= 0, got {trials}")
+    # tuning measures and the check runs the model: both need the device
+    require_device(target, runner if trials > 0 else None)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     prepared = pipeline.prepare(model.mod, model.params, target)
