@@ -84,3 +84,18 @@ def test_int8_wmma_builds():
     point = spaces[0].solver.sample(1, rng=np.random.default_rng(0))[0]
     sch = postprocess(replay(spaces[0], mod, point), ctx.space_generator.postprocs)
     assert check_build(sch.mod, A100, archs=("sm_80",), nvcc=HAS_NVCC).ok
+
+
+def test_epilogue_runs_in_the_copy_out():
+    """bias + ReLU after an fp16 GEMM: fused into the copy out of shared memory, one kernel."""
+    from tvm_heron.bench.cuda_build import cuda_source
+
+    workload = make_workload("gemm", (64, 64, 48), "float16", epilogue="bias_relu")
+    mod, ctx, spaces = space_models(workload)
+    point = spaces[0].solver.sample(1, rng=np.random.default_rng(0))[0]
+    sch = postprocess(replay(spaces[0], mod, point), ctx.space_generator.postprocs)
+    source = cuda_source(sch.mod, A100)
+    kernels = [line for line in source.splitlines()
+               if "__global__" in line and line.rstrip().endswith("{")]
+    assert len(kernels) == 1 and "max(" in source
+    assert check_build(sch.mod, A100, nvcc=HAS_NVCC).ok
