@@ -99,3 +99,18 @@ def test_epilogue_runs_in_the_copy_out():
                if "__global__" in line and line.rstrip().endswith("{")]
     assert len(kernels) == 1 and "max(" in source
     assert check_build(sch.mod, A100, nvcc=HAS_NVCC).ok
+
+
+def test_every_free_choice_is_a_sampling_instruction():
+    """Per space: tiles of m, n (4 levels) and k (3 levels); 3 fetch widths and 1 unroll depth.
+
+    MetaSchedule's fallback rules add nothing (its unroll rule would annotate the
+    root a second time and silently override the TensorCore rule's choice).
+    """
+    _, _, spaces = space_models(make_workload("gemm", (128, 128, 64), "float16"))
+    for space in spaces:
+        kinds = [inst.kind.name for inst in space.trace.insts]
+        tiles = [inst for inst in space.trace.insts if inst.kind.name == "SamplePerfectTile"]
+        assert [int(inst.attrs[0]) for inst in tiles] == [4, 4, 3]
+        assert kinds.count("SampleCategorical") == 4
+        assert str(space.trace).count("meta_schedule.unroll_explicit") == 1

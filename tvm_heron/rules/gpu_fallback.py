@@ -8,7 +8,8 @@ they leave alone:
 
 * blocks already scheduled: inside a thread-bound loop or a tensorized block
   (the TensorCore rule's stages);
-* in a function that has a wmma-able block, every injective block: such
+* in a function that has a wmma-able (or tensorized) block, every injective
+  block, the root included: such
   blocks are the GEMM's producers and consumers, which the TensorCore rule
   inlines into its shared-memory stages. (``AutoInline`` visiting the
   padding before the GEMM would fold it into the GEMM's body and hide its
@@ -26,7 +27,7 @@ from tvm.tirx.expr import IterVar
 from tvm.tirx.stmt import For, ForKind
 
 from . import gemm_form
-from .tensorcore import AUTO_TENSORIZE
+from .tensorcore import AUTO_TENSORIZE, SCHEDULED
 
 
 @derived_object
@@ -93,12 +94,16 @@ def _is_reduction(sch: Schedule, block: SBlockRV) -> bool:
 
 
 def _has_gemm(sch: Schedule) -> bool:
-    """Whether a block of the function has a wmma form (see :mod:`gemm_form`)."""
+    """Whether a block of the function has a wmma form (see :mod:`gemm_form`) or was tensorized.
+
+    The root block counts as injective here: MetaSchedule's unroll rule would
+    annotate it a second time, overriding the TensorCore rule's own unroll choice.
+    """
     root = sch.get_sblock("root")
     stack = list(sch.get_child_blocks(root))
     while stack:
         block = stack.pop()
-        if gemm_form.analyze(sch, block) is not None:
+        if SCHEDULED in sch.get(block).annotations or gemm_form.analyze(sch, block) is not None:
             return True
         stack.extend(sch.get_child_blocks(block))
     return False
