@@ -70,6 +70,10 @@ def check_supported(workload: Workload, target: Target, space: str) -> None:
                     f"{workload.dtype}; use --dtype float16, or --space default"
                 )
             require_tensorcore(target, workload.dtype)
+            # Imported here: a CPU-only session never loads the CUDA rules.
+            from .rules.tensorcore import check_tensorizable  # pylint: disable=import-outside-toplevel
+
+            check_tensorizable(workload.func)
             return
         if workload.dtype == "int8":
             require_vnni(target)

@@ -78,6 +78,9 @@ def _mul(terms) -> Monomial:
 def constraints(record: GpuRecord, sch, pieces: dict, limits: GpuLimits):
     """(constraints, notes) of the recorded instructions, for a schedule after the replay."""
     out, notes = [], []
+    if record.warp_execution:
+        notes.append("wmma fragments per warp (registers): not limited; the compiler spills "
+                     "what does not fit, which is legal and left to the measurements")
     _threads(record, limits, out, notes)
     _shared_memory(record, sch, pieces, limits, out, notes)
     _vector_widths(record, sch, limits, out, notes)
