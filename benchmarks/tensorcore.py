@@ -38,6 +38,7 @@ from tvm_heron.bench.kernels import best_kernel
 from tvm_heron.bench.timing import python_timer, time_interleaved
 from tvm_heron.bench.vendor import Unavailable
 from tvm_heron.builder import PersistentBuilder
+from tvm_heron.intrinsics import wmma
 from tvm_heron.ops import make_workload
 from tvm_heron.space import analyze, heron_space, postprocess, replay
 from tvm_heron.target import complete_cuda_target, parse_target
@@ -212,6 +213,8 @@ def main() -> int:
               "NVIDIA GPU. Use --dry-run to build the workloads and spaces only.", file=sys.stderr)
         return 2
     target = gpu_target(args.target)
+    # A resumed run compiles database records that name our wmma intrinsics.
+    wmma.register_all()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"gpu": tvm.cuda(0).device_name, "target": str(target), "trials": args.trials,

@@ -15,6 +15,8 @@ each architecture, and ``wmma.mma.sync`` in every PTX. Writes
 ``validity.json`` and ``REPORT.md`` to ``--out``.
 
     python benchmarks/tensorcore_validity.py --points 8 --out benchmarks/results/tensorcore_validity
+    python benchmarks/tensorcore_validity.py --points 8 --acc-dtype float32 \
+        --out benchmarks/results/tensorcore_validity_fp32acc
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ def report(rows, args, elapsed) -> str:
     lines = [
         "# TensorCore validity without a GPU: Heron vs MetaSchedule cuda-tensorcore",
         "",
-        f"Target `{args.target}`; {args.points} random points per operator on each side; a point is "
+        f"Target `{args.target}`, fp16 inputs accumulated in {args.acc_dtype or 'float16'}; "
+        f"{args.points} random points per operator on each side; a point is "
         "valid when it passes the space's postprocessors (VerifyGPUCode included), "
         f"`tvm.compile` to CUDA C, `nvcc -ptx` for {', '.join(args.archs)} and has "
         "`wmma.mma.sync` in every PTX. Heron: solver samples of its constrained space. "
@@ -151,6 +154,8 @@ def main() -> None:
     parser.add_argument("--target", default="nvidia/nvidia-a100")
     parser.add_argument("--archs", nargs="+", default=list(ARCHS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--acc-dtype", default=None, choices=("float32",),
+                        help="accumulate in float32 (default: float16)")
     parser.add_argument("--out", default="benchmarks/results/tensorcore_validity")
     args = parser.parse_args()
     if nvcc_path() is None:
@@ -160,7 +165,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     start, rows = time.perf_counter(), []
     for name, op, shape in paper_cases(args.ops):
-        mod = tvm.IRModule({"main": make_workload(op, shape, "float16").func})
+        workload = make_workload(op, shape, "float16", acc_dtype=args.acc_dtype)
+        mod = tvm.IRModule({"main": workload.func})
         row = {"case": name, "op": op, "shape": list(shape)}
         for side, draw in (("heron", heron_candidates), ("metaschedule", metaschedule_candidates)):
             t0 = time.perf_counter()
@@ -172,6 +178,7 @@ def main() -> None:
         rows.append(row)
     elapsed = time.perf_counter() - start
     meta = {"target": args.target, "archs": args.archs, "points": args.points, "seed": args.seed,
+            "acc_dtype": args.acc_dtype or "float16",
             "tvm": tvm.__version__, "seconds": round(elapsed, 1)}
     (out / "validity.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     (out / "REPORT.md").write_text(report(rows, args, elapsed))
