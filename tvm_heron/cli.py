@@ -170,11 +170,15 @@ def _tune(args) -> int:
         seed=args.seed,
         trials_per_round=args.trials_per_round,
     )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(result.to_json(), out, indent=1)
+    _write_json(args.json, result)
     _report(result, workload)
     return 0 if result.correct else EXIT_FAIL
+
+
+def _write_json(path: str | None, result) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(result.to_json(), out, indent=1)
 
 
 def _report(result, workload) -> None:
@@ -209,9 +213,7 @@ def _tune_model(args) -> int:
         max_trials_per_task=args.max_trials_per_task,
         measure_untuned=not args.no_untuned,
     )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(result.to_json(), out, indent=1)
+    _write_json(args.json, result)
     print(result.table())
     tensorized = sum(t.tensorized for t in result.tasks)
     print(f"{model.name} batch {args.batch}: {len(result.tasks)} tasks, {tensorized} tensorized, "
