@@ -130,6 +130,14 @@ def test_time_interleaved_order_batches_and_figures():
     assert (y.min_s, y.median_s) == pytest.approx((0.004, 0.0044))
 
 
+def test_time_interleaved_settles_before_each_batch():
+    sleeps = []
+    timers = {"a": lambda n: 0.01, "b": lambda n: 0.02}
+    timing.time_interleaved(timers, rounds=2, batch_seconds=0.1, guard=NoiseGuard(reader=lambda: None),
+                            settle_seconds=0.3, sleep=sleeps.append)
+    assert sleeps == [0.3] * 4  # one pause before each of the 2 x 2 batches, none in the probes
+
+
 def test_python_timer_warms_up_then_times_n_calls():
     ticks = iter(range(100))
     calls = []

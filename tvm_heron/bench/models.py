@@ -105,7 +105,8 @@ def _run_model(name, out, target, *, batch, trials, per_round, per_task, rounds,
         timers[tuner] = tvm_timer(relax.VirtualMachine(executable, dev), dev, args)
     if vendor and model.torch_module is not None:
         timers["pytorch"] = _torch_timer(model, int(target.attrs.get("num-cores", 1)))
-    timings = time_interleaved(timers, rounds=rounds, batch_seconds=0.3, guard=NoiseGuard())
+    timings = time_interleaved(timers, rounds=rounds, batch_seconds=0.3, guard=NoiseGuard(),
+                               settle_seconds=0.3)
     entry["timing"] = {k: v.to_json() for k, v in timings.items()}
     median = {k: v.median_s for k, v in timings.items()}
     entry["median_ms"] = {k: v * 1e3 for k, v in median.items()}

@@ -109,6 +109,8 @@ def time_interleaved(
     rounds: int,
     batch_seconds: float = 0.1,
     guard: NoiseGuard | None = None,
+    settle_seconds: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Timing]:
     """Time every candidate ``rounds`` times, interleaved in rotating order.
 
@@ -123,6 +125,11 @@ def time_interleaved(
     guard : NoiseGuard, optional
         Repeats a batch while other processes load the machine; a default
         guard when omitted.
+    settle_seconds : float
+        Pause before each batch. Thread pools keep spinning after their work
+        (OpenMP's default block time is 200 ms, TVM's pool spins too); between
+        candidates with different pools (PyTorch and TVM) the spinning threads
+        of one would otherwise take the cores from the next.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be positive, got {rounds}")
@@ -133,6 +140,8 @@ def time_interleaved(
     for index in range(rounds):
         for name in rotation(names, index):
             number = numbers[name]
+            if settle_seconds > 0:
+                sleep(settle_seconds)
             rows[name].append(guard.measure(lambda t=timers[name], n=number: t(n)))
     return {
         name: Timing(
