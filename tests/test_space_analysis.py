@@ -119,3 +119,18 @@ def test_analysis_without_target_has_only_structural_constraints():
     model = analyze(spaces[0], mod, None).model
     assert all(isinstance(c, (ProductEquals, ProductAtMost)) for c in model.constraints)
     assert not any("target" in c.reason for c in model.constraints)
+
+
+def test_a_trace_tvm_cannot_replay_is_a_clear_heron_error(monkeypatch):
+    """MetaSchedule's random compute locations can leave an instruction on an inlined block."""
+    from tvm_heron.errors import UnanalyzableSpaceError
+    from tvm_heron.space import analysis
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("The block no longer exists in the IRModule")
+
+    monkeypatch.setattr(analysis, "interpret", broken)
+    workload = make_workload("gemm", (64, 64, 64), "int8")
+    space = design_spaces(workload)[0]
+    with pytest.raises(UnanalyzableSpaceError, match="block no longer exists"):
+        analysis.analyze(space, tvm.IRModule({"main": workload.func}), HOST)

@@ -25,5 +25,9 @@ class InfeasibleSpaceError(HeronError):
     """The constraint model of a design space has no solution."""
 
 
+class UnanalyzableSpaceError(HeronError):
+    """The constraint analysis cannot follow a design space's trace."""
+
+
 class ReplayRepairedError(HeronError):
     """Replaying a point changed one of its decisions: the point was not valid."""

@@ -52,7 +52,7 @@ from ..constraints import (
     TileFactor,
     Variable,
 )
-from ..errors import InfeasibleSpaceError
+from ..errors import HeronError, InfeasibleSpaceError, UnanalyzableSpaceError
 from ..target import CpuLimits, GpuLimits, cpu_limits, gpu_limits
 from . import gpu
 
@@ -479,9 +479,22 @@ def analyze(design_space: Schedule | Trace, mod: IRModule, target: Target | None
     ------
     InfeasibleSpaceError
         When a static check fails or the model has no solution.
+    UnanalyzableSpaceError
+        When replaying the trace fails in TVM (the space is not one the
+        interpreter can follow).
     """
     trace = design_space.trace if isinstance(design_space, Schedule) else design_space
-    interp = interpret(trace, mod, target)
+    try:
+        interp = interpret(trace, mod, target)
+    except HeronError:
+        raise
+    except Exception as err:  # pylint: disable=broad-except  # TVM raises many kinds
+        # e.g. an instruction on a block that an earlier one inlined (MetaSchedule's
+        # random compute locations): this trace is not one the interpreter follows.
+        lines = str(err).strip().splitlines()
+        raise UnanalyzableSpaceError(
+            f"cannot interpret the trace: {type(err).__name__}: {lines[-1] if lines else ''}"
+        ) from err
     model = ConstraintModel(
         variables=interp.variables, constraints=interp.constraints, notes=interp.notes
     )

@@ -18,8 +18,8 @@ constraints against the target's :class:`~tvm_heron.target.GpuLimits`:
   shared buffers (an upper bound: TVM may let two buffers share memory);
 * the ``meta_schedule.cooperative_fetch`` vector width (a categorical
   choice): at most ``max_vector_bytes`` per access, and a divisor of the
-  innermost extent of every global buffer the fetch reads, so that vector
-  accesses stay aligned.
+  innermost extent of every global buffer the fetch reads or writes, so
+  that vector accesses stay aligned.
 
 Each loop is tracked as *pieces*: (origin loop, extent monomial) pairs. A
 split gives every part one piece of its loop's origin, a fuse concatenates
@@ -245,7 +245,9 @@ def _vector_widths(record, sch, limits, out, notes) -> None:
     for block_rv, key, candidates in record.fetches:
         block = sch.get(block_rv)
         size = _BYTES.get(str(block.writes[0].source.dtype), 4)
-        inner = [int(r.source.shape[-1]) for r in block.reads
+        # Global rows whose length the width does not divide would make
+        # misaligned vector accesses (the copy out of shared memory writes them).
+        inner = [int(r.source.shape[-1]) for r in [*block.reads, *block.writes]
                  if str(r.source.scope()) == "global" and len(r.source.shape)]
         legal = tuple(
             i for i, width in enumerate(candidates)
@@ -257,5 +259,5 @@ def _vector_widths(record, sch, limits, out, notes) -> None:
             term=Monomial(keys=(key,)), allowed=legal,
             reason=f"target: cooperative fetch of {block.name_hint}: vector width in "
             f"{[candidates[i] for i in legal]} (at most {limits.max_vector_bytes} bytes, "
-            f"dividing the innermost extents {inner} of its global inputs)",
+            f"dividing the innermost extents {inner} of the global buffers it accesses)",
         ))
