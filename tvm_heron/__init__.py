@@ -2,7 +2,10 @@
 
 Importing the package registers its tensor intrinsics (VNNI, fp32 AVX-512
 multiply-add: a database's traces name them) and the strategy names
-(``strategy="heron-crand"``, ...) with MetaSchedule::
+(``strategy="heron-crand"``, ...) with MetaSchedule, and sizes TVM's CPU
+thread pool to this machine's cores unless ``TVM_NUM_THREADS`` or
+``OMP_NUM_THREADS`` is set (:mod:`tvm_heron.threads`: TVM's default is half
+the vCPUs, one thread on a 2-vCPU machine)::
 
     import tvm_heron
     from tvm.s_tir import meta_schedule as ms
@@ -18,6 +21,7 @@ from .intrinsics import vnni as _vnni
 from .space import SpaceModel, analyze, heron_space
 from .strategies import ConstrainedGA, ConstrainedRandom, SimulatedAnnealing, UnconstrainedGA
 from .strategies import registry as _registry
+from .threads import use_all_cores as _use_all_cores
 
 __version__ = "0.1.0"
 
@@ -28,6 +32,7 @@ _registry.register_strategy("heron-ga", UnconstrainedGA)
 _registry.register_strategy("heron-sa", SimulatedAnnealing)
 _registry.register_strategy("heron-crand", ConstrainedRandom)
 _registry.install()
+_use_all_cores()
 
 __all__ = [
     "ConstrainedGA",

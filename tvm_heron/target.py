@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 
 import attrs
 from tvm.target import Target, codegen
 
 from .errors import UnsupportedTargetError
+from .threads import usable_cores
 
 #: The CPU feature that the VNNI dot product needs.
 VNNI_FEATURE = "avx512vnni"
@@ -20,9 +20,10 @@ def host_target(num_cores: int | None = None) -> Target:
     Parameters
     ----------
     num_cores : int, optional
-        Threads to use; defaults to the CPUs available to this process.
+        Threads to use; defaults to the CPUs available to this process
+        (:func:`tvm_heron.threads.usable_cores`).
     """
-    cores = num_cores or len(os.sched_getaffinity(0))
+    cores = num_cores or usable_cores()
     return Target({"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": cores})
 
 
@@ -46,7 +47,7 @@ def parse_target(text: str | None) -> Target:
         return complete_cuda_target(target)
     if target.kind.name == "llvm" and "num-cores" not in target.attrs:
         config = dict(target.export())
-        config["num-cores"] = len(os.sched_getaffinity(0))
+        config["num-cores"] = usable_cores()
         target = Target(config)
     return target
 
