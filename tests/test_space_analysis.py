@@ -37,22 +37,26 @@ def test_gemm_model_structure():
     lanes = [c for c in model.constraints if isinstance(c, ProductIn)]
     assert [c.term.coef for c in lanes] == [16]  # the write-back's 16 int32 lanes
     registers = [c for c in model.constraints if "register tile" in c.reason]
-    assert len(registers) == 1 and registers[0].limit == 24
-    assert len(registers[0].term.keys) == 2  # innermost i and j tiles
+    # at most 24 accumulators, at least 4 (latency hiding): innermost i and j tiles
+    assert sorted((type(c).__name__, c.limit) for c in registers) == [
+        ("ProductAtLeast", 4), ("ProductAtMost", 24)
+    ]
+    assert all(len(c.term.keys) == 2 for c in registers)
 
 
 def test_exact_count_matches_hand_derivation_and_brute_force():
     """GEMM M=64, K=16, N=16: j/16 has extent 1 and k/4 extent 4.
 
-    i: 4-way split of 2^6 = C(9,3) = 84; the register budget (i3 * j3 <= 24)
-    drops i3 in {32, 64} (3 + 1 splits): 80; the parallel loop i0 * j0 needs
-    >= 2 iterations (2 cores), which drops the C(8,2) = 28 splits with i0 = 1
-    of which 3 were already gone: 55. k: 2-way split of 4 = 3. Unroll: 4.
-    The single-threaded variant of each space (a small GEMM) has no parallel
-    loop, so its i splits are the 80 within the register budget.
+    i: 4-way split of 2^6 whose innermost factor i3 (the register tile, j3
+    being 1) holds 4 to 24 accumulators, i3 in {4, 8, 16}: the other three
+    factors split 2^(6-a) for i3 = 2^a, C(8-a, 2) ways: 15 + 10 + 6 = 31.
+    The parallel loop i0 * j0 needs >= 2 iterations (2 cores), which drops
+    the splits with i0 = 1 (7-a ways: 5 + 4 + 3 = 12): 19. k: 2-way split of
+    4 = 3. Unroll: 4. The single-threaded variant of each space (a small
+    GEMM) has no parallel loop, so its i splits are all 31.
     """
     _, _, _, spaces = space_models("gemm", (64, 16, 16))
-    want = [55 * 3 * 4, 80 * 3 * 4] * 2  # (parallel, single-threaded) per write-back level
+    want = [19 * 3 * 4, 31 * 3 * 4] * 2  # (parallel, single-threaded) per write-back level
     assert [space.solver.count() for space in spaces] == want
     for space, count in zip(spaces, want):
         assert len(brute_force(space.model)) == count
@@ -134,3 +138,21 @@ def test_a_trace_tvm_cannot_replay_is_a_clear_heron_error(monkeypatch):
     space = design_spaces(workload)[0]
     with pytest.raises(UnanalyzableSpaceError, match="block no longer exists"):
         analysis.analyze(space, tvm.IRModule({"main": workload.func}), HOST)
+
+
+@pytest.mark.parametrize("m, parallel, serial", [(64, [4], [4]), (2, [], [2]), (1, [], [])])
+def test_register_tile_keeps_enough_accumulators_or_all_it_can(m, parallel, serial):
+    """GEMM M x 16 x 16 (one 16-lane column): the tile is the innermost i factor.
+
+    It must hold 4 accumulators (latency hiding) where i allows, else the
+    most the rest of the model allows: with 2 rows, the single-threaded
+    spaces take both, the parallel ones none (their parallel loop takes the
+    2 rows); a single row leaves nothing to ask. Every space keeps points.
+    """
+    _, _, _, spaces = space_models("gemm", (m, 16, 16))
+    for space in spaces:
+        reasons = [c.reason for c in space.model.constraints]
+        lower = [c.limit for c in space.model.constraints
+                 if "register tile" in c.reason and "at least" in c.reason]
+        assert lower == (parallel if any("parallel loop" in r for r in reasons) else serial)
+        assert space.solver.count() > 0

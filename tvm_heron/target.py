@@ -75,6 +75,14 @@ class CpuLimits:
     accumulator_registers : int
         Registers a register tile may hold as accumulators; the rest keep
         operands (a heuristic budget: three quarters of the registers).
+    min_accumulators : int
+        Independent accumulators a register tile needs so that its
+        multiply-accumulates do not wait on each other's results: at least
+        their latency in cycles (4-5 for ``vpdpbusd`` / ``vfmadd``) times one
+        issue port. A tile that cannot reach it must take the most it can.
+        (Measured in BERT's fp32 matmul tasks here: tiles of 1-3 accumulators
+        were 1.13-1.75x slower than the best kernel at their fastest; tiles of
+        4-7 were sometimes the best.)
     vector_lanes : tuple of int
         Legal extents of a vectorised loop.
     """
@@ -84,6 +92,7 @@ class CpuLimits:
     vector_registers: int
     accumulator_registers: int
     vector_lanes: tuple[int, ...]
+    min_accumulators: int = 4
 
 
 def cpu_limits(target: Target, *, max_vector_lanes: int = 64):

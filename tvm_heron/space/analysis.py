@@ -110,6 +110,7 @@ class _Interpreter:
         self.moved: set = set()  # block srefs moved by compute-at
         self.variables: list[Variable] = []
         self.constraints: list = []
+        self.lower_bounds: list[_LowerBound] = []  # settled against the whole model
         self.notes: list[str] = []
         self.sites: list[SamplingSite] = []
         self.tensorized: list = []  # (block sref, intrin name)
@@ -385,15 +386,82 @@ class _Interpreter:
         if tile is None:
             self.notes.append(f"register tile of {name}: extent depends on other decisions")
             return
+        most = self.limits.accumulator_registers
         self.constraints.append(
             ProductAtMost(
                 term=tile,
-                limit=self.limits.accumulator_registers,
+                limit=most,
                 reason=f"target: the register tile of {name} (spatial loops inside its innermost "
-                f"reduction loop) holds at most {self.limits.accumulator_registers} "
-                f"{intrin} accumulators",
+                f"reduction loop) holds at most {most} {intrin} accumulators",
             )
         )
+        # Fewer independent accumulators than the multiply-accumulate's latency
+        # leave its unit waiting; a tile that cannot have that many takes the
+        # most it can: the bound is settled against the whole model (see
+        # _settle_lower_bounds), as other limits (a parallel loop over the same
+        # extent) may leave less.
+        need = min(self.limits.min_accumulators, self._largest_product(tile, most))
+        if need > 1:
+            self.lower_bounds.append(
+                _LowerBound(
+                    term=tile, limit=need,
+                    reason=f"target: the register tile of {name} keeps at least {{limit}} "
+                    f"independent {intrin} accumulators (latency hiding: "
+                    f"{self.limits.min_accumulators}, or the most that fits)",
+                )
+            )
+
+    def _largest_product(self, term: Monomial, limit: int) -> int:
+        """The largest value of ``term`` at most ``limit`` over its variables' domains."""
+        domains = {v.key: sorted(v.domain) for v in self.variables}
+        best = 0
+
+        def walk(i: int, value: int) -> None:
+            nonlocal best
+            if i == len(term.keys):
+                best = max(best, value)
+                return
+            for factor in domains[term.keys[i]]:
+                if value * factor > limit:
+                    break
+                walk(i + 1, value * factor)
+
+        if term.coef <= limit:
+            walk(0, term.coef)
+        return best
+
+
+@attrs.frozen
+class _LowerBound:
+    """A wish ``term >= limit``, lowered until the model stays feasible.
+
+    ``reason`` is a format string with a ``{limit}`` field.
+    """
+
+    term: Monomial
+    limit: int
+    reason: str
+
+
+def _settle_lower_bounds(model: ConstraintModel, bounds: list[_LowerBound]) -> ConstraintModel:
+    """``model`` plus each bound at the largest limit (<= its own, > 1) that keeps a solution.
+
+    A bound that no limit above 1 satisfies, or a model without a solution,
+    adds nothing.
+    """
+    for bound in bounds:
+        for limit in range(bound.limit, 1, -1):
+            candidate = ConstraintModel(
+                variables=model.variables,
+                constraints=[*model.constraints, ProductAtLeast(
+                    term=bound.term, limit=limit, reason=bound.reason.format(limit=limit)
+                )],
+                notes=model.notes,
+            )
+            if CpSatSolver(candidate).solve(seed=1) is not None:
+                model = candidate
+                break
+    return model
 
 
 def interpret(trace: Trace, mod: IRModule, target: Target | None):
@@ -495,8 +563,9 @@ def analyze(design_space: Schedule | Trace, mod: IRModule, target: Target | None
         raise UnanalyzableSpaceError(
             f"cannot interpret the trace: {type(err).__name__}: {lines[-1] if lines else ''}"
         ) from err
-    model = ConstraintModel(
-        variables=interp.variables, constraints=interp.constraints, notes=interp.notes
+    model = _settle_lower_bounds(
+        ConstraintModel(variables=interp.variables, constraints=interp.constraints, notes=interp.notes),
+        interp.lower_bounds,
     )
     space = SpaceModel(trace=trace, model=model, sites=tuple(interp.sites), solver=CpSatSolver(model))
     own = space.point_of(trace)
