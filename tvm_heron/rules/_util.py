@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tvm.s_tir import Schedule
-from tvm.s_tir.schedule import LoopRV, SBlockRV
+from tvm.s_tir.schedule import LoopRV, SBlockRV, ScheduleError
 
 from .. import tir_utils
 
@@ -30,3 +32,25 @@ def reorder_ssrsrs(sch: Schedule, spatial: list[list[LoopRV]], reduction: list[l
         if 0 <= r < n_r:
             order.extend(tiles[r] for tiles in reduction)
     sch.reorder(*order)
+
+
+def inline_consumers(
+    sch: Schedule, block: SBlockRV, accept: Callable[[SBlockRV], bool] | None = None
+) -> None:
+    """Inline the chain of injective consumers of ``block`` into it, one at a time.
+
+    ``accept(consumer)`` may refuse a consumer (it then stays a stage of its
+    own); one that TVM cannot inline stays too.
+    """
+    progress = True
+    while progress:
+        progress = False
+        for consumer in sch.get_consumers(block):
+            if accept is not None and not accept(consumer):
+                continue
+            try:
+                sch.reverse_compute_inline(consumer)
+            except ScheduleError:
+                continue
+            progress = True
+            break

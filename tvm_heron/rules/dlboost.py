@@ -47,7 +47,7 @@ from tvm.s_tir.schedule.transform import tile_with_tensor_intrin
 
 from .. import tir_utils
 from ..intrinsics import avx512, vnni
-from ._util import is_reduction_loop, reorder_ssrsrs
+from ._util import inline_consumers, is_reduction_loop, reorder_ssrsrs
 
 logger = logging.getLogger(__name__)
 
@@ -293,21 +293,12 @@ def _inline_epilogue(sch: Schedule, write_back: SBlockRV) -> None:
     cache. A consumer that cannot be inlined (e.g. a crop that reads a part
     of the output only) stays a separate stage.
     """
-    progress = True
-    while progress:
-        progress = False
-        shape = _written_shape(sch, write_back)
-        for consumer in sch.get_consumers(write_back):
-            # TVM inlines a consumer over a smaller domain (a crop of padded
-            # channels) and then writes out of bounds: only same-shape consumers.
-            if _written_shape(sch, consumer) != shape:
-                continue
-            try:
-                sch.reverse_compute_inline(consumer)
-            except ScheduleError:
-                continue
-            progress = True
-            break
+    # TVM inlines a consumer over a smaller domain (a crop of padded channels)
+    # and then writes out of bounds: only same-shape consumers.
+    inline_consumers(
+        sch, write_back,
+        accept=lambda consumer: _written_shape(sch, consumer) == _written_shape(sch, write_back),
+    )
 
 
 def _written_shape(sch: Schedule, block: SBlockRV) -> list[int]:

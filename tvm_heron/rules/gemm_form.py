@@ -265,17 +265,3 @@ def inline_producers(sch: Schedule, block: SBlockRV) -> None:
                 continue
             progress = True
             break
-
-
-def inline_consumers(sch: Schedule, block: SBlockRV) -> None:
-    """Inline the chain of injective consumers of ``block`` into it (same-shape or reshaping)."""
-    progress = True
-    while progress:
-        progress = False
-        for consumer in sch.get_consumers(block):
-            try:
-                sch.reverse_compute_inline(consumer)
-            except ScheduleError:
-                continue
-            progress = True
-            break

@@ -46,6 +46,7 @@ from tvm.s_tir.schedule import SBlockRV
 
 from ..intrinsics import wmma
 from . import gemm_form
+from ._util import inline_consumers
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ class TensorCoreRule(PyScheduleRule):
         # The copy out of shared memory writes the operator's output directly:
         # the reshape back from the GEMM form, the crop of the padding and the
         # element-wise epilogue all happen in it.
-        gemm_form.inline_consumers(sch, copy_out)
+        inline_consumers(sch, copy_out)
         inner = sch.get_loops(copy_out)[1:]
         if len(inner) > 1:
             sch.fuse(*inner)
