@@ -443,12 +443,16 @@ class _LowerBound:
     reason: str
 
 
-def _settle_lower_bounds(model: ConstraintModel, bounds: list[_LowerBound]) -> ConstraintModel:
+def _settle_lower_bounds(
+    model: ConstraintModel, bounds: list[_LowerBound]
+) -> tuple[ConstraintModel, CpSatSolver | None]:
     """``model`` plus each bound at the largest limit (<= its own, > 1) that keeps a solution.
 
     A bound that no limit above 1 satisfies, or a model without a solution,
-    adds nothing.
+    adds nothing. Returns the model and the solver of its last feasibility
+    check (None when no bound was added), to be reused.
     """
+    solver = None
     for bound in bounds:
         for limit in range(bound.limit, 1, -1):
             candidate = ConstraintModel(
@@ -458,10 +462,11 @@ def _settle_lower_bounds(model: ConstraintModel, bounds: list[_LowerBound]) -> C
                 )],
                 notes=model.notes,
             )
-            if CpSatSolver(candidate).solve(seed=1) is not None:
-                model = candidate
+            candidate_solver = CpSatSolver(candidate)
+            if candidate_solver.solve(seed=1) is not None:
+                model, solver = candidate, candidate_solver
                 break
-    return model
+    return model, solver
 
 
 def interpret(trace: Trace, mod: IRModule, target: Target | None):
@@ -563,11 +568,12 @@ def analyze(design_space: Schedule | Trace, mod: IRModule, target: Target | None
         raise UnanalyzableSpaceError(
             f"cannot interpret the trace: {type(err).__name__}: {lines[-1] if lines else ''}"
         ) from err
-    model = _settle_lower_bounds(
+    model, solver = _settle_lower_bounds(
         ConstraintModel(variables=interp.variables, constraints=interp.constraints, notes=interp.notes),
         interp.lower_bounds,
     )
-    space = SpaceModel(trace=trace, model=model, sites=tuple(interp.sites), solver=CpSatSolver(model))
+    space = SpaceModel(trace=trace, model=model, sites=tuple(interp.sites),
+                       solver=solver or CpSatSolver(model))
     own = space.point_of(trace)
     if own is not None and not model.is_feasible(own):
         logger.debug("design space's own decisions violate:\n%s", model.explain(own))
