@@ -400,7 +400,7 @@ class _Interpreter:
         # most it can: the bound is settled against the whole model (see
         # _settle_lower_bounds), as other limits (a parallel loop over the same
         # extent) may leave less.
-        need = min(self.limits.min_accumulators, self._largest_product(tile, most))
+        need = self.limits.min_accumulators
         if need > 1:
             self.lower_bounds.append(
                 _LowerBound(
@@ -410,25 +410,6 @@ class _Interpreter:
                     f"{self.limits.min_accumulators}, or the most that fits)",
                 )
             )
-
-    def _largest_product(self, term: Monomial, limit: int) -> int:
-        """The largest value of ``term`` at most ``limit`` over its variables' domains."""
-        domains = {v.key: sorted(v.domain) for v in self.variables}
-        best = 0
-
-        def walk(i: int, value: int) -> None:
-            nonlocal best
-            if i == len(term.keys):
-                best = max(best, value)
-                return
-            for factor in domains[term.keys[i]]:
-                if value * factor > limit:
-                    break
-                walk(i + 1, value * factor)
-
-        if term.coef <= limit:
-            walk(0, term.coef)
-        return best
 
 
 @attrs.frozen
