@@ -156,3 +156,17 @@ def test_reduction_major_weight_is_packed_and_tensorized(dtype):
             out = tvm.runtime.tensor(np.zeros((m, n), acc))
             tvm.compile(sch.mod, HOST).jit()["main"](tvm.runtime.tensor(x), tvm.runtime.tensor(w), out)
             np.testing.assert_array_equal(out.numpy(), x.astype(acc) @ w.astype(acc))
+
+
+def test_several_reductions_get_one_space_with_every_block_tensorized():
+    """A stride-2 transposed conv has 4 phase blocks: 1 space, not 4 ** 4."""
+    workload = make_workload("t2d", (1, 6, 6, 32, 16, 3, 3, 2, 1, 1, 1), "int8")
+    _, _, spaces = design_spaces(workload)
+    assert len(spaces) == 1
+    kinds = _kinds(spaces[0])
+    # one unroll depth for the kernel, four tensorized blocks
+    assert kinds.count("Blockize") == 4 and kinds.count("SampleCategorical") == 1
+    names = _block_names(spaces[0].mod)
+    assert {"C_0_0_o", "C_0_1_o", "C_1_0_o", "C_1_1_o"} <= set(names)
+    # one reduction: the rule's usual alternatives
+    assert len(design_spaces(make_workload("t2d", (1, 6, 6, 32, 16, 3, 3, 1, 1, 1, 0), "int8"))[2]) == 4

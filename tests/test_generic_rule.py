@@ -55,3 +55,23 @@ def test_untensorizable_blocks_run_in_parallel_and_match_numpy(make):
         out = tvm.runtime.tensor(np.zeros(want.shape, "float32"), dev)
         runtime["main"](*[tvm.runtime.tensor(x, dev) for x in inputs], out)
         np.testing.assert_allclose(out.numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("inner, lanes", [(512, 64), (96, 32), (16, 16), (27, None)])
+def test_injective_blocks_vectorise_the_widest_lane_count_that_divides_the_innermost_loop(
+    inner, lanes
+):
+    a = te.placeholder((3, 5, inner), "int32", name="A")
+    b = te.compute((3, 5, inner), lambda i, j, k: a[i, j, k] + 1, name="B")
+    mod = tvm.IRModule({"main": te.create_prim_func([a, b])})
+    ctx = ms.TuneContext(mod=mod, target=HOST, space_generator=heron_space(HOST), num_threads=2)
+    (space,) = ctx.generate_design_space()
+    loops = [space.get(loop) for loop in space.get_loops(space.get_sblock("B"))]
+    vector = [int(n.extent) for n in loops if n.kind == tvm.tirx.ForKind.VECTORIZED]
+    parallel = [int(n.extent) for n in loops if n.kind == tvm.tirx.ForKind.PARALLEL]
+    assert vector == ([] if lanes is None else [lanes])
+    assert parallel == [15 * inner // (lanes or inner)] if lanes else parallel == [15 * inner]
+    x = np.arange(15 * inner, dtype="int32").reshape(3, 5, inner)
+    out = tvm.runtime.tensor(np.zeros_like(x), tvm.cpu())
+    tvm.compile(space.mod, HOST).jit()["main"](tvm.runtime.tensor(x, tvm.cpu()), out)
+    np.testing.assert_array_equal(out.numpy(), x + 1)

@@ -26,7 +26,11 @@ from tvm_heron.ops import (
     transposed_conv_weight,
 )
 from tvm_heron.ops.conv import conv_reference
-from tvm_heron.ops.transposed import conv_transpose_reference
+from tvm_heron.ops.transposed import (
+    conv_transpose_out_size,
+    conv_transpose_reference,
+    dimension_phases,
+)
 
 #: (op, shape): tiny, with padding paths (K % 4, N % 16, CI % 4, CO % 16 != 0).
 SHAPES = [
@@ -127,7 +131,14 @@ def test_stages_and_arguments_of_the_padding_path():
     nchw = make_workload("c2d", (1, 4, 4, 8, 16, 1, 1, 1, 0, 1), "int8", data_layout="NCHW")
     assert _stages(nchw) == ["pad", "C"]
     t2d = make_workload("t2d", (1, 3, 3, 3, 5, 3, 3, 2, 1, 1, 1), "int8", layout="plain")
-    assert _stages(t2d) == ["zero_insert_pad", "C"]
+    # stride 2, K 3, pad 1: every output phase gets its own stride-1 convolution
+    assert sorted(_stages(t2d)) == ["C_0_0", "C_0_1", "C_1_0", "C_1_1", "assemble", "pad"]
+    stride1 = make_workload("t2d", (1, 3, 3, 3, 5, 3, 3, 1, 1, 1, 0), "int8", layout="plain")
+    assert _stages(stride1) == ["zero_insert_pad", "C"]
+    # stride 2, K 1: only the even outputs get products; one GEMM-like block
+    assert _stages(make_workload("t2d", (1, 4, 4, 8, 16, 1, 1, 2, 0, 1, 1), "int8")) == [
+        "C_0_0", "assemble",
+    ]
 
 
 def test_fp32_packed_is_the_default_and_16_lanes_wide():
@@ -184,6 +195,52 @@ def test_weight_conversions():
     assert ohwi.shape == (3, 2, 5, 4)
     for o, r, q, c in np.ndindex(ohwi.shape):
         assert ohwi[o, r, q, c] == w[o, c, r, q]
+
+
+def _phase_transpose_1d(a, w_equiv, size, kernel, stride, pad, dilation, output_padding):
+    """1-d transposed convolution computed from :func:`dimension_phases` alone (numpy)."""
+    phases = dimension_phases(size, kernel, stride, pad, dilation, output_padding)
+    out = np.zeros(conv_transpose_out_size(size, kernel, stride, pad, dilation, output_padding))
+    for p in phases:
+        for q in range(p.count):
+            for t in range(p.taps):
+                u = q + p.offset + t * p.input_step
+                if 0 <= u < size:
+                    out[q * stride + p.phase] += a[u] * w_equiv[p.first_tap + t * p.tap_step]
+    return out, phases
+
+
+def test_phases_compute_the_transposed_convolution_by_brute_force():
+    """Every (size, kernel, stride, pad, dilation, output_padding) up to small extents."""
+    rng = np.random.default_rng(0)
+    checked = 0
+    for size, kernel, stride, dilation in itertools.product(
+        range(1, 5), range(1, 5), range(1, 4), range(1, 4)
+    ):
+        for pad in range(dilation * (kernel - 1) + 1):
+            for output_padding in range(max(stride, dilation)):
+                if conv_transpose_out_size(size, kernel, stride, pad, dilation, output_padding) < 1:
+                    continue  # rejected by the operator definition
+                a = rng.integers(-3, 4, size)
+                w = rng.integers(-3, 4, kernel)  # PyTorch's 1-d weight, CI = CO = 1
+                want = conv_transpose_reference(
+                    a.reshape(1, size, 1), w.reshape(1, 1, kernel), stride, pad, dilation,
+                    output_padding,
+                )[0, :, 0]
+                got, phases = _phase_transpose_1d(
+                    a, w[::-1], size, kernel, stride, pad, dilation, output_padding
+                )
+                np.testing.assert_array_equal(got, want)
+                # products only where an input pixel (not an inserted zero) meets a tap
+                products = sum(p.count * p.taps for p in phases)
+                assert products <= len(want) * kernel
+                checked += 1
+    assert checked > 500
+
+
+def test_stride_2_pointwise_transposed_conv_multiplies_only_the_even_outputs():
+    (even, odd) = dimension_phases(14, 1, 2, 0, 1, 0)
+    assert (even.count, even.taps, odd.count, odd.taps) == (14, 1, 13, 0)
 
 
 def test_transposed_reference_by_hand():

@@ -35,8 +35,8 @@ from .layout import pack_tile, round_up
 
 #: Spatial axis letters of each rank (activation layouts NLC, NHWC, NDHWC).
 SPATIAL = {1: "L", 2: "HW", 3: "DHW"}
-_OUT_LOOPS = {1: ["l"], 2: ["y", "x"], 3: ["z", "y", "x"]}
-_REDUCE_LOOPS = {1: ["rl"], 2: ["rh", "rw"], 3: ["rd", "rh", "rw"]}
+OUT_LOOPS = {1: ["l"], 2: ["y", "x"], 3: ["z", "y", "x"]}
+REDUCE_LOOPS = {1: ["rl"], 2: ["rh", "rw"], 3: ["rd", "rh", "rw"]}
 #: Weight layouts of :func:`conv_nd`.
 LAYOUTS = ("packed", "plain")
 
@@ -125,7 +125,7 @@ def input_stage(
         value = a[(b, c, *src)] if channels_first else a[(b, *src, c)]
         return tirx.if_then_else(tirx.all(*conds), value, zero) if conds else value
 
-    names = [*_OUT_LOOPS[rank], "c"]
+    names = [*OUT_LOOPS[rank], "c"]
     return te.compute((*shape, channels), body, name=name, varargs_names=names)
 
 
@@ -138,7 +138,7 @@ def weight_placeholder(co: int, kernel: Sequence[int], ci: int, dtype: str, layo
     return te.placeholder(shape[:-1] if depth == 1 else shape, dtype, name="W_packed")
 
 
-def _weight_at(wt: te.Tensor, layout: str, dtype: str, o, r: Sequence, c):
+def weight_at(wt: te.Tensor, layout: str, dtype: str, o, r: Sequence, c):
     if layout == "plain":
         return wt[(o, *r, c)]
     lanes, depth = pack_tile(dtype)
@@ -162,7 +162,7 @@ def conv_reduce(
         co = int(wt.shape[0])
     else:
         co = int(wt.shape[0]) * pack_tile(dtype)[0]
-    rs = [te.reduce_axis((0, k), name=nm) for k, nm in zip(kernel, _REDUCE_LOOPS[rank])]
+    rs = [te.reduce_axis((0, k), name=nm) for k, nm in zip(kernel, REDUCE_LOOPS[rank])]
     rc = te.reduce_axis((0, channels), name="rc")
     acc = accumulator_dtype(dtype, acc_dtype)
 
@@ -170,12 +170,12 @@ def conv_reduce(
         *ys, o = idx
         pos = [y * stride + r * dilation for y, r in zip(ys, rs)]
         return te.sum(
-            x[(b, *pos, rc)].astype(acc) * _weight_at(wt, layout, dtype, o, rs, rc).astype(acc),
+            x[(b, *pos, rc)].astype(acc) * weight_at(wt, layout, dtype, o, rs, rc).astype(acc),
             axis=[*rs, rc],
         )
 
     shape = (int(x.shape[0]), *out_spatial, co)
-    return te.compute(shape, body, name="C", varargs_names=[*_OUT_LOOPS[rank], "o"])
+    return te.compute(shape, body, name="C", varargs_names=[*OUT_LOOPS[rank], "o"])
 
 
 def conv_operands(

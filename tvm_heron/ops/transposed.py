@@ -1,38 +1,60 @@
-"""Transposed convolution (``t2d``, PyTorch ``conv_transpose`` semantics) as a stride-1 convolution.
+"""Transposed convolution (``t2d``, PyTorch ``conv_transpose`` semantics) as stride-1 convolutions.
 
 With PyTorch's weight ``W[CI, CO, *K]`` a transposed convolution scatters
 every input pixel: ``out[n, *(y * stride + r * dilation - pad), o] +=
 A[n, *y, c] * W[c, o, *r]``, the output extent per spatial dimension being
 ``(S - 1) * stride - 2 * pad + dilation * (K - 1) + output_padding + 1``.
 
-The kernel computes the same as a gather:
+It equals a stride-1 convolution (with ``dilation``) of the input with
+``stride - 1`` zeros inserted between neighbouring pixels, padded by
+``dilation * (K - 1) - pad`` before and that plus ``output_padding`` after,
+against the equivalent weight ``W'[o, *r, c] = W[c, o, *(K - 1 - r)]``, which
+:func:`~tvm_heron.ops.layout.transposed_conv_weight` computes in numpy (then
+packed like any convolution weight). The kernel takes ``W'``.
 
-``zero_insert_pad``
-    injective: the channel-last input with ``stride - 1`` zeros inserted
-    between neighbouring pixels, padded by ``dilation * (K - 1) - pad``
-    before and that plus ``output_padding`` after (channels zero-extended to
-    the weight tile; channel-first input transposed);
-``C``, ``crop``, epilogue
-    a stride-1 convolution with ``dilation`` (:mod:`tvm_heron.ops.conv`)
-    against the equivalent weight ``W'[o, *r, c] = W[c, o, *(K - 1 - r)]``,
-    which :func:`~tvm_heron.ops.layout.transposed_conv_weight` computes in
-    numpy (then packed like any convolution weight).
+Stride 1 is computed that way (stages ``zero_insert_pad``, ``C``, ``crop``).
+With a larger stride most products of that gather would multiply inserted
+zeros (3/4 of them for a 1x1 kernel at stride 2), so the kernel splits the
+outputs by phase instead (:func:`dimension_phases`): the outputs ``y =
+q * stride + phase`` meet the input only through an arithmetic progression
+of taps, a stride-1 convolution of the plain input. The stages are
 
-:func:`conv_transpose_reference` is a direct scatter, independent of that
-equivalence.
+``pad``
+    injective: the input padded so that every phase reads inside it (and
+    channels zero-extended / transposed as for any convolution);
+``C_<phase>_<phase>...``
+    one reduction per combination of live phases (a tensorizable
+    convolution, a GEMM for a 1x1 kernel);
+``assemble``
+    injective: the phases interleaved into the output, zero where no tap
+    reaches (before the epilogue), output channels cropped to ``CO``;
+
+then the epilogue (:mod:`tvm_heron.ops.epilogue`).
+
+:func:`conv_transpose_reference` is a direct scatter, independent of both.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from tvm import te, tirx
 
 from ..errors import InvalidShapeError
-from .conv import conv_operands, conv_reduce, input_stage
-from .epilogue import finish
+from .conv import (
+    OUT_LOOPS,
+    REDUCE_LOOPS,
+    conv_operands,
+    conv_reduce,
+    input_stage,
+    weight_at,
+)
+from .epilogue import accumulator_dtype, apply_epilogue, finish
+from .layout import pack_tile
 
 
 def conv_transpose_out_size(
@@ -74,12 +96,121 @@ def check_output_padding(stride: int, dilation: int, output_padding: int) -> Non
         )
 
 
+@dataclass(frozen=True)
+class Phase:
+    """The outputs ``y = q * stride + phase`` of one spatial dimension and the taps that reach them.
+
+    ``out[q * stride + phase] = sum_t A[q + offset + t * input_step] * W'[first_tap + t * tap_step]``
+    for ``t < taps`` and ``q < count`` (``A`` zero outside the input), with
+    ``W'`` the equivalent convolution weight. ``taps == 0``: those outputs get
+    no product at all (they are zero before the epilogue).
+    """
+
+    phase: int
+    count: int
+    taps: int
+    first_tap: int = 0
+    tap_step: int = 1
+    offset: int = 0
+    input_step: int = 1
+
+
+def dimension_phases(
+    size: int, kernel: int, stride: int, pad: int, dilation: int, output_padding: int
+) -> list[Phase]:
+    """The :class:`Phase` of each output residue modulo ``stride`` of one spatial dimension.
+
+    In the equivalent convolution, output ``y`` meets input pixel ``u`` through
+    tap ``r`` when ``y + r * dilation - before == u * stride`` (``before`` the
+    zero-insertion padding); for ``y`` of residue ``phase`` the taps that can
+    satisfy it form an arithmetic progression, and ``u`` moves by
+    ``tap_step * dilation / stride`` along it.
+    """
+    before, _ = equivalent_padding(kernel, pad, dilation, output_padding)
+    out = conv_transpose_out_size(size, kernel, stride, pad, dilation, output_padding)
+    phases = []
+    for phase in range(min(stride, out)):
+        count = len(range(phase, out, stride))
+        taps = [r for r in range(kernel) if (phase + r * dilation - before) % stride == 0]
+        if not taps:
+            phases.append(Phase(phase, count, 0))
+            continue
+        step = stride // math.gcd(stride, dilation)  # the period of r * dilation modulo stride
+        assert taps == list(range(taps[0], kernel, step)), taps
+        phases.append(Phase(
+            phase, count, len(taps), first_tap=taps[0], tap_step=step,
+            offset=(phase + taps[0] * dilation - before) // stride,
+            input_step=step * dilation // stride,
+        ))
+    return phases
+
+
+def _phase_padding(size: int, phases: Sequence[Phase]) -> tuple[int, int]:
+    """(before, after) input padding so that every live phase reads inside the padded input."""
+    live = [p for p in phases if p.taps]
+    low = min((p.offset for p in live), default=0)
+    high = max((p.count - 1 + p.offset + (p.taps - 1) * p.input_step for p in live), default=0)
+    return max(0, -low), max(0, high - (size - 1))
+
+
+def _phase_reduce(
+    x: te.Tensor, wt: te.Tensor, combo: Sequence[Phase], before: Sequence[int], *,
+    layout: str, dtype: str, acc_dtype: str | None,
+) -> te.Tensor:
+    """``C_<phases>[n, *q, o]``: the outputs of one combination of phases, a stride-1 convolution."""
+    rank = len(combo)
+    channels = int(x.shape[-1])
+    co = int(wt.shape[0]) if layout == "plain" else int(wt.shape[0]) * pack_tile(dtype)[0]
+    rs = [te.reduce_axis((0, p.taps), name=nm) for p, nm in zip(combo, REDUCE_LOOPS[rank])]
+    rc = te.reduce_axis((0, channels), name="rc")
+    acc = accumulator_dtype(dtype, acc_dtype)
+
+    def body(b, *idx):
+        *qs, o = idx
+        pos = [q + p.offset + lo + r * p.input_step for q, p, lo, r in zip(qs, combo, before, rs)]
+        taps = [p.first_tap + r * p.tap_step for p, r in zip(combo, rs)]
+        return te.sum(
+            x[(b, *pos, rc)].astype(acc) * weight_at(wt, layout, dtype, o, taps, rc).astype(acc),
+            axis=[*rs, rc],
+        )
+
+    name = "C_" + "_".join(str(p.phase) for p in combo)
+    shape = (int(x.shape[0]), *(p.count for p in combo), co)
+    return te.compute(shape, body, name=name, varargs_names=[*OUT_LOOPS[rank], "o"])
+
+
+def _assemble(
+    parts: dict[tuple[int, ...], te.Tensor], out_spatial: Sequence[int], stride: int, co: int
+) -> te.Tensor:
+    """``assemble[n, *y, o]``: the phase outputs interleaved, zero where no tap reaches ``y``.
+
+    Also drops the output channels added to fill the weight tile. Indices into
+    each part are clamped to its extent so that the read regions stay in
+    bounds where the phase condition is false.
+    """
+    first = next(iter(parts.values()))
+    rank = len(out_spatial)
+    zero = tirx.const(0, first.dtype)
+
+    def body(b, *idx):
+        *ys, o = idx
+        value = zero
+        for phases, part in parts.items():
+            conds = [y % stride == p for y, p in zip(ys, phases)]
+            src = [tirx.min(y // stride, int(part.shape[1 + i]) - 1) for i, y in enumerate(ys)]
+            value = tirx.if_then_else(tirx.all(*conds), part[(b, *src, o)], value)
+        return value
+
+    shape = (int(first.shape[0]), *out_spatial, co)
+    return te.compute(shape, body, name="assemble", varargs_names=[*OUT_LOOPS[rank], "o"])
+
+
 def conv_transpose_nd(
     n: int, spatial: Sequence[int], ci: int, co: int, kernel: Sequence[int], stride: int,
     pad: int, dilation: int, output_padding: int, *, dtype: str, layout: str = "packed",
     data_layout: str | None = None, epilogue: str = "none", acc_dtype: str | None = None,
 ) -> tirx.PrimFunc:
-    """Transposed convolution as a stride-1 convolution of the zero-inserted input.
+    """Transposed convolution: one stride-1 convolution per output phase (stride 1: one gather).
 
     Parameters are those of :func:`~tvm_heron.ops.conv.conv_nd` plus
     ``output_padding`` (extra output rows/columns at the end, ``< max(stride,
@@ -103,15 +234,41 @@ def conv_transpose_nd(
     ]
     if min(out_spatial) < 1:
         raise InvalidShapeError(f"transposed convolution: empty output {out_spatial}")
+    reduction = ci * int(np.prod(kernel))
+    if stride == 1:
+        x = input_stage(
+            a, channels_first=first, before=[lo for lo, _ in pads],
+            after=[hi for _, hi in pads], channels=channels, name="zero_insert_pad",
+        )
+        acc = conv_reduce(
+            x, wt, out_spatial=out_spatial, kernel=kernel, stride=1, dilation=dilation,
+            layout=layout, dtype=dtype, acc_dtype=acc_dtype,
+        )
+        extra, out = finish(acc, co, epilogue, dtype, reduction=reduction)
+        return te.create_prim_func([a, wt, *extra, out])
+    per_dim = [
+        dimension_phases(s, k, stride, pad, dilation, output_padding)
+        for s, k in zip(spatial, kernel)
+    ]
+    margins = [_phase_padding(s, phases) for s, phases in zip(spatial, per_dim)]
     x = input_stage(
-        a, channels_first=first, before=[lo for lo, _ in pads], after=[hi for _, hi in pads],
-        channels=channels, insert=stride, name="zero_insert_pad",
+        a, channels_first=first, before=[lo for lo, _ in margins],
+        after=[hi for _, hi in margins], channels=channels,
     )
-    acc = conv_reduce(
-        x, wt, out_spatial=out_spatial, kernel=kernel, stride=1, dilation=dilation,
-        layout=layout, dtype=dtype, acc_dtype=acc_dtype,
-    )
-    extra, out = finish(acc, co, epilogue, dtype, reduction=ci * int(np.prod(kernel)))
+    parts = {
+        tuple(p.phase for p in combo): _phase_reduce(
+            x, wt, combo, [lo for lo, _ in margins], layout=layout, dtype=dtype,
+            acc_dtype=acc_dtype,
+        )
+        for combo in itertools.product(*([p for p in phases if p.taps] for phases in per_dim))
+    }
+    if not parts:
+        raise InvalidShapeError(
+            f"transposed convolution: no kernel tap reaches any output (stride {stride}, "
+            f"dilation {dilation}, kernel {list(kernel)})"
+        )
+    assembled = _assemble(parts, out_spatial, stride, co)
+    extra, out = apply_epilogue(assembled, epilogue, dtype, reduction=reduction)
     return te.create_prim_func([a, wt, *extra, out])
 
 

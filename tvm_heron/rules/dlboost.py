@@ -125,11 +125,22 @@ class DLBoostRule(PyScheduleRule):
         vnni.register()
         avx512.register()
 
+        self.single_space = False
+
     def _initialize_with_tune_context(self, context) -> None:  # noqa: D401
-        """Nothing to read from the context: the rule is target-independent."""
+        """Count the workload's multiply-accumulate blocks (the rule is target-independent).
+
+        MetaSchedule's design spaces are the product of every block's
+        alternatives: with ``n`` such blocks (the output phases of a strided
+        transposed convolution) the consumer locations and threading variants
+        would make ``4 ** n`` spaces. With more than one, each block gets a
+        single space: write-back at the first level in ``write_back_levels``,
+        parallel.
+        """
+        self.single_space = _multiply_accumulate_blocks(context.mod) > 1
 
     def clone(self) -> "DLBoostRule":
-        return DLBoostRule(
+        rule = DLBoostRule(
             intrins=self.intrins,
             spatial_levels=self.spatial_levels,
             reduction_levels=self.reduction_levels,
@@ -138,6 +149,8 @@ class DLBoostRule(PyScheduleRule):
             max_innermost_factor=self.max_innermost_factor,
             serial_max_macs=self.serial_max_macs,
         )
+        rule.single_space = self.single_space
+        return rule
 
     def is_applicable(self, sch: Schedule, block: SBlockRV) -> bool:
         """Whether ``block`` maps onto one of the rule's intrinsics."""
@@ -173,6 +186,9 @@ class DLBoostRule(PyScheduleRule):
         for loop in sch.get_loops(block):
             macs *= int(sch.get(loop).extent)
         threading = (True, False) if macs <= self.serial_max_macs else (True,)
+        levels = self.write_back_levels
+        if self.single_space:
+            threading, levels = (True,), levels[:1]
         _pack_weight(sch, block, *WEIGHT_TILES[intrin])
         inner = tile_with_tensor_intrin(sch, block, intrin)
         if inner is None:
@@ -183,7 +199,7 @@ class DLBoostRule(PyScheduleRule):
         _inline_epilogue(sch, write_back)
         tiles = self._tile(sch, tensor_block)
         spaces = []
-        for level in self.write_back_levels:
+        for level in levels:
             for parallel in threading:
                 branch = sch.copy()
                 self._finish(branch, tiles, write_back, level, lanes, parallel)
@@ -220,11 +236,23 @@ class DLBoostRule(PyScheduleRule):
             sch.parallel(fused)
         _, vec = sch.split(sch.get_loops(write_back)[-1], [None, lanes])
         sch.vectorize(vec)
+        root = sch.get_sblock("root")
+        if UNROLL_EXPLICIT in sch.get(root).annotations:
+            return  # the unroll depth is the kernel's: one decision, sampled by the first block
         step = sch.sample_categorical(
             candidates=list(self.unroll_max_steps),
             probs=[1.0 / len(self.unroll_max_steps)] * len(self.unroll_max_steps),
         )
-        sch.annotate(sch.get_sblock("root"), UNROLL_EXPLICIT, step)
+        sch.annotate(root, UNROLL_EXPLICIT, step)
+
+
+def _multiply_accumulate_blocks(mod) -> int:
+    """How many blocks of ``mod``'s (unscheduled) ``main`` are multiply-accumulates."""
+    if mod is None or "main" not in [gv.name_hint for gv in mod.get_global_vars()]:
+        return 0
+    sch = Schedule(mod)
+    blocks = sch.get_child_blocks(sch.get_sblock("root"))
+    return sum(_is_multiply_accumulate(sch.get(block)) for block in blocks)
 
 
 def _is_multiply_accumulate(sblock) -> bool:

@@ -5,9 +5,10 @@ workload (a padding or layout stage, an epilogue that could not be fused, a
 reduction no intrinsic matches: an fp32 convolution with 3 input channels, a
 row sum) gets this rule's structure instead of staying a serial loop nest:
 
-* an injective (spatial) block: its innermost loop is vectorised when its
-  extent is a legal lane count, the loops outside are fused and parallelised;
-  there is no free choice, so no decision is added to the space;
+* an injective (spatial) block: its innermost loop is vectorised by the
+  widest legal lane count that divides its extent (split off when the loop
+  is longer), the loops outside are fused and parallelised; there is no free
+  choice, so no decision is added to the space;
 * a reduction block: multi-level tiling ``SSRSRS`` like the DL Boost rule
   (``SamplePerfectTile``), outer spatial tiles fused and parallelised, the
   innermost spatial tile vectorised; the space analysis turns the vector and
@@ -81,11 +82,17 @@ class GenericCpuRule(PyScheduleRule):
         return [sch]
 
     def _spatial(self, sch: Schedule, loops: list) -> None:
-        inner = sch.get(loops[-1]).extent
-        if len(loops) > 1 and int(inner) in self.vector_lanes and int(inner) > 1:
-            sch.vectorize(loops[-1])
-            loops = loops[:-1]
-        sch.parallel(sch.fuse(*loops) if len(loops) > 1 else loops[0])
+        inner = int(sch.get(loops[-1]).extent)
+        lanes = max((n for n in self.vector_lanes if inner % n == 0), default=1)
+        if lanes > 1:
+            if lanes < inner:
+                outer, vector = sch.split(loops[-1], [None, lanes])
+                loops = [*loops[:-1], outer]
+            else:
+                vector, loops = loops[-1], loops[:-1]
+            sch.vectorize(vector)
+        if loops:
+            sch.parallel(sch.fuse(*loops) if len(loops) > 1 else loops[0])
 
     def _tile_reduction(self, sch: Schedule, block: SBlockRV, loops: list) -> None:
         spatial, reduction = [], []
