@@ -20,18 +20,20 @@ def _kinds(sch):
 @pytest.mark.parametrize("layout", ["packed", "plain"])
 def test_one_space_per_write_back_level(layout):
     _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "int8", layout=layout))
-    # write-back at spatial tile level 1 and 2; each parallel and (a small GEMM) single-threaded
-    assert len(spaces) == 4
+    # write-back at spatial tile level 1 and 2, then no output cache (the GEMM writes the
+    # kernel's output): each parallel and (a small GEMM) single-threaded
+    assert len(spaces) == 6
     packing = int(layout == "plain")  # the in-kernel weight packing stage is parallel too
-    assert [_kinds(sch).count("Parallel") - packing for sch in spaces] == [1, 0, 1, 0]
-    for sch in spaces:
+    assert [_kinds(sch).count("Parallel") - packing for sch in spaces] == [1, 0, 1, 0, 1, 0]
+    for index, sch in enumerate(spaces):
         kinds = _kinds(sch)
         # i and j/16 in 4 levels, k/4 in 2 levels: three perfect tiles, one unroll choice.
         assert kinds.count("SamplePerfectTile") == 3
         assert kinds.count("SampleCategorical") == 1
         assert kinds.count("Blockize") == 1
-        assert "CacheWrite" in kinds and "ReverseComputeAt" in kinds
-        assert "Vectorize" in kinds
+        cached = index < 4
+        assert ("CacheWrite" in kinds) == cached and ("ReverseComputeAt" in kinds) == cached
+        assert ("Vectorize" in kinds) == cached  # the write-back's lanes; the init: postprocessor
         tiles = [i for i in sch.trace.insts if i.kind.name == "SamplePerfectTile"]
         assert [int(i.attrs[0]) for i in tiles] == [4, 4, 2]
         assert "C_o" in _block_names(sch.mod)
@@ -45,7 +47,7 @@ def _block_names(mod):
 
 def test_large_blocks_get_parallel_spaces_only():
     _, _, spaces = design_spaces(make_workload("gemm", (256, 256, 256), "int8"))
-    assert len(spaces) == 2
+    assert len(spaces) == 3
     assert all("Parallel" in _kinds(sch) for sch in spaces)
 
 
@@ -80,7 +82,7 @@ def test_not_applicable_leaves_block_alone():
 @pytest.mark.parametrize("layout", ["packed", "plain"])
 def test_fp32_uses_the_fma_intrinsic(layout):
     _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "float32", layout=layout))
-    assert len(spaces) == 4
+    assert len(spaces) == 6
     for sch in spaces:
         tensorized = [
             str(i.inputs[1]) for i in sch.trace.insts
@@ -113,7 +115,7 @@ def test_clone_keeps_arguments():
 
     from helpers import HOST
 
-    clone = DLBoostRule(write_back_levels=(1,), serial_max_macs=0).clone()
+    clone = DLBoostRule(write_back_levels=(1,), serial_max_macs=0, direct_output=False).clone()
     workload = make_workload("gemm", (32, 32, 32), "int8")
     space = ms.space_generator.PostOrderApply(
         sch_rules=[clone], postprocs=heron_postprocs(HOST), mutator_probs={}
@@ -169,4 +171,11 @@ def test_several_reductions_get_one_space_with_every_block_tensorized():
     names = _block_names(spaces[0].mod)
     assert {"C_0_0_o", "C_0_1_o", "C_1_0_o", "C_1_1_o"} <= set(names)
     # one reduction: the rule's usual alternatives
-    assert len(design_spaces(make_workload("t2d", (1, 6, 6, 32, 16, 3, 3, 1, 1, 1, 0), "int8"))[2]) == 4
+    stride1 = make_workload("t2d", (1, 6, 6, 32, 16, 3, 3, 1, 1, 1, 0), "int8")
+    assert len(design_spaces(stride1)[2]) == 6
+
+
+def test_an_epilogue_keeps_the_output_cache():
+    """Without the cache the epilogue would be a pass of its own: no direct space."""
+    _, _, spaces = design_spaces(make_workload("gemm", (256, 256, 256), "int8", epilogue="requant"))
+    assert len(spaces) == 2 and all("CacheWrite" in _kinds(sch) for sch in spaces)

@@ -53,10 +53,12 @@ def test_exact_count_matches_hand_derivation_and_brute_force():
     The parallel loop i0 * j0 needs >= 2 iterations (2 cores), which drops
     the splits with i0 = 1 (7-a ways: 5 + 4 + 3 = 12): 19. k: 2-way split of
     4 = 3. Unroll: 4. The single-threaded variant of each space (a small
-    GEMM) has no parallel loop, so its i splits are all 31.
+    GEMM) has no parallel loop, so its i splits are all 31. The space without
+    an output cache has the same tiles and constraints.
     """
     _, _, _, spaces = space_models("gemm", (64, 16, 16))
-    want = [19 * 3 * 4, 31 * 3 * 4] * 2  # (parallel, single-threaded) per write-back level
+    # (parallel, single-threaded) per write-back level, then without the output cache
+    want = [19 * 3 * 4, 31 * 3 * 4] * 3
     assert [space.solver.count() for space in spaces] == want
     for space, count in zip(spaces, want):
         assert len(brute_force(space.model)) == count

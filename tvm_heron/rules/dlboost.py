@@ -19,7 +19,11 @@ trace:
    (``SamplePerfectTile``);
 5. one design space per *consumer location*: the write-back of the output
    cache is computed at the end of spatial tile level ``l`` for each ``l`` in
-   ``write_back_levels`` (Heron's "choose where to compute the consumer");
+   ``write_back_levels`` (Heron's "choose where to compute the consumer"),
+   and, when the block writes the kernel's output with no epilogue to fuse,
+   one space without the cache, accumulating into the output itself
+   (``direct_output``: a short reduction, a 1x1 convolution over 64
+   channels, spends as much on copying a cache as on multiply-adds);
    for a small block (``serial_max_macs``) each also in a single-threaded
    variant;
 6. the outermost spatial tiles are fused and parallelised, the write-back's
@@ -85,6 +89,9 @@ class DLBoostRule(PyScheduleRule):
         spaces whose outer loop runs on one thread: a kernel of a few
         microseconds (a GEMV) loses more to waking the thread pool than
         parallelism gains.
+    direct_output : bool
+        Also offer the space without an output cache where the block writes
+        the kernel's output and has no consumer.
     """
 
     def __init__(
@@ -97,6 +104,7 @@ class DLBoostRule(PyScheduleRule):
         unroll_max_steps: Sequence[int] = (0, 16, 64, 512),
         max_innermost_factor: int = 64,
         serial_max_macs: int = 1 << 21,
+        direct_output: bool = True,
     ) -> None:
         super().__init__()
         if spatial_levels < 2:
@@ -122,6 +130,7 @@ class DLBoostRule(PyScheduleRule):
         self.unroll_max_steps = tuple(unroll_max_steps)
         self.max_innermost_factor = max_innermost_factor
         self.serial_max_macs = serial_max_macs
+        self.direct_output = direct_output
         vnni.register()
         avx512.register()
 
@@ -148,6 +157,7 @@ class DLBoostRule(PyScheduleRule):
             unroll_max_steps=self.unroll_max_steps,
             max_innermost_factor=self.max_innermost_factor,
             serial_max_macs=self.serial_max_macs,
+            direct_output=self.direct_output,
         )
         rule.single_space = self.single_space
         return rule
@@ -195,6 +205,9 @@ class DLBoostRule(PyScheduleRule):
             return [sch]
         tensor_block = sch.blockize(inner)
         sch.annotate(tensor_block, AUTO_TENSORIZE, intrin)
+        direct = None
+        if self.direct_output and not self.single_space and not sch.get_consumers(tensor_block):
+            direct = sch.copy()
         write_back = sch.cache_write(tensor_block, 0, "global")
         _inline_epilogue(sch, write_back)
         tiles = self._tile(sch, tensor_block)
@@ -203,6 +216,12 @@ class DLBoostRule(PyScheduleRule):
             for parallel in threading:
                 branch = sch.copy()
                 self._finish(branch, tiles, write_back, level, lanes, parallel)
+                spaces.append(branch)
+        if direct is not None:
+            tiles = self._tile(direct, tensor_block)
+            for parallel in threading:
+                branch = direct.copy()
+                self._finish(branch, tiles, None, 0, lanes, parallel)
                 spaces.append(branch)
         return spaces
 
@@ -223,19 +242,21 @@ class DLBoostRule(PyScheduleRule):
         self,
         sch: Schedule,
         spatial: list[list],
-        write_back: SBlockRV,
+        write_back: SBlockRV | None,
         level: int,
         lanes: int,
         parallel: bool,
     ):
-        """Place the write-back, parallelise (or not), vectorise and unroll."""
-        sch.reverse_compute_at(write_back, spatial[-1][level - 1], preserve_unit_loops=True)
+        """Place the write-back (if any), parallelise (or not), vectorise and unroll."""
+        if write_back is not None:
+            sch.reverse_compute_at(write_back, spatial[-1][level - 1], preserve_unit_loops=True)
         outer = [tiles[0] for tiles in spatial]
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
         if parallel:
             sch.parallel(fused)
-        _, vec = sch.split(sch.get_loops(write_back)[-1], [None, lanes])
-        sch.vectorize(vec)
+        if write_back is not None:
+            _, vec = sch.split(sch.get_loops(write_back)[-1], [None, lanes])
+            sch.vectorize(vec)
         root = sch.get_sblock("root")
         if UNROLL_EXPLICIT in sch.get(root).annotations:
             return  # the unroll depth is the kernel's: one decision, sampled by the first block
