@@ -48,7 +48,8 @@ def test_no_vnni_error_suggests_fallback(capsys, tmp_path):
 def test_space_prints_the_constraint_model(capsys):
     assert main(["space", "--op", "gemm", "--shape", "64,64,64"]) == 0
     out = capsys.readouterr().out
-    assert out.count("# design space") == 4  # 2 write-back levels x (parallel, serial)
+    # (2 write-back levels, no output cache) x (parallel, serial)
+    assert out.count("# design space") == 6
     assert "split of loop i" in out and "register tile" in out
 
 

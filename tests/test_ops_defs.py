@@ -135,6 +135,8 @@ def test_stages_and_arguments_of_the_padding_path():
     assert sorted(_stages(t2d)) == ["C_0_0", "C_0_1", "C_1_0", "C_1_1", "assemble", "pad"]
     stride1 = make_workload("t2d", (1, 3, 3, 3, 5, 3, 3, 1, 1, 1, 0), "int8", layout="plain")
     assert _stages(stride1) == ["zero_insert_pad", "C"]
+    fp16 = make_workload("t2d", (1, 3, 3, 16, 16, 3, 3, 2, 1, 1, 1), "float16", layout="plain")
+    assert _stages(fp16) == ["zero_insert_pad", "C"]  # TensorCore: one reduction per kernel
     # stride 2, K 1: only the even outputs get products; one GEMM-like block
     assert _stages(make_workload("t2d", (1, 4, 4, 8, 16, 1, 1, 2, 0, 1, 1), "int8")) == [
         "C_0_0", "assemble",

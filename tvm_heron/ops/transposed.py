@@ -12,7 +12,9 @@ against the equivalent weight ``W'[o, *r, c] = W[c, o, *(K - 1 - r)]``, which
 :func:`~tvm_heron.ops.layout.transposed_conv_weight` computes in numpy (then
 packed like any convolution weight). The kernel takes ``W'``.
 
-Stride 1 is computed that way (stages ``zero_insert_pad``, ``C``, ``crop``).
+Stride 1 is computed that way (stages ``zero_insert_pad``, ``C``, ``crop``),
+and so is float16 (TensorCore: its rule stages one reduction's inputs per
+kernel; the phases' shared padded input is not supported there yet).
 With a larger stride most products of that gather would multiply inserted
 zeros (3/4 of them for a 1x1 kernel at stride 2), so the kernel splits the
 outputs by phase instead (:func:`dimension_phases`): the outputs ``y =
@@ -235,7 +237,7 @@ def conv_transpose_nd(
     if min(out_spatial) < 1:
         raise InvalidShapeError(f"transposed convolution: empty output {out_spatial}")
     reduction = ci * int(np.prod(kernel))
-    if stride == 1:
+    if stride == 1 or dtype == "float16":
         x = input_stage(
             a, channels_first=first, before=[lo for lo, _ in pads],
             after=[hi for _, hi in pads], channels=channels, name="zero_insert_pad",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tvm.ir.expr import TensorLoad
 from tvm.s_tir import Schedule
 from tvm.s_tir.schedule import LoopRV, SBlockRV, ScheduleError
+from tvm.tirx import Add, BufferStore, Cast, Mul
 
 from .. import tir_utils
 
@@ -54,3 +56,35 @@ def inline_consumers(
                 continue
             progress = True
             break
+
+
+def multiply_accumulate_blocks(mod) -> int:
+    """How many blocks of ``mod``'s (unscheduled) ``main`` are multiply-accumulates."""
+    if mod is None or "main" not in [gv.name_hint for gv in mod.get_global_vars()]:
+        return 0
+    sch = Schedule(mod)
+    blocks = sch.get_child_blocks(sch.get_sblock("root"))
+    return sum(is_multiply_accumulate(sch.get(block)) for block in blocks)
+
+
+def is_multiply_accumulate(sblock) -> bool:
+    """Whether the block's update is ``C = C + load(A) * load(B)`` (loads possibly cast).
+
+    The loop mapping and the tiling probe look at loops and buffers only: a
+    layer norm's ``var += (x - mean) * (x - mean)`` passes both, and then
+    fails in tensorize, which MetaSchedule's postprocessor only logs.
+    """
+    body = sblock.body
+    if not isinstance(body, BufferStore) or not isinstance(body.value, Add):
+        return False
+
+    def load(expr) -> bool:
+        while isinstance(expr, Cast):
+            expr = expr.value
+        return isinstance(expr, TensorLoad)  # what TVM 0.27 calls a BufferLoad
+
+    add = body.value
+    for acc, product in ((add.a, add.b), (add.b, add.a)):
+        if isinstance(acc, TensorLoad) and acc.source.same_as(body.buffer) and isinstance(product, Mul):
+            return load(product.a) and load(product.b)
+    return False

@@ -41,8 +41,7 @@ from collections.abc import Sequence
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir import Schedule, TensorIntrin
-from tvm.ir.expr import TensorLoad
-from tvm.tirx import Add, BufferStore, Cast, Mul, Var
+from tvm.tirx import Var
 from tvm.tirx.expr import IterVar
 from tvm.s_tir.meta_schedule.schedule_rule import PyScheduleRule
 from tvm.s_tir.schedule import SBlockRV, ScheduleError
@@ -51,7 +50,13 @@ from tvm.s_tir.schedule.transform import tile_with_tensor_intrin
 
 from .. import tir_utils
 from ..intrinsics import avx512, vnni
-from ._util import inline_consumers, is_reduction_loop, reorder_ssrsrs
+from ._util import (
+    inline_consumers,
+    is_multiply_accumulate,
+    is_reduction_loop,
+    multiply_accumulate_blocks,
+    reorder_ssrsrs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +151,7 @@ class DLBoostRule(PyScheduleRule):
         single space: write-back at the first level in ``write_back_levels``,
         parallel.
         """
-        self.single_space = _multiply_accumulate_blocks(context.mod) > 1
+        self.single_space = multiply_accumulate_blocks(context.mod) > 1
 
     def clone(self) -> "DLBoostRule":
         rule = DLBoostRule(
@@ -170,7 +175,7 @@ class DLBoostRule(PyScheduleRule):
         """The first of the rule's intrinsics that ``block`` maps onto, or None."""
         if not sch.get_loops(block):
             return None
-        if not _is_multiply_accumulate(sch.get(block)):
+        if not is_multiply_accumulate(sch.get(block)):
             return None
         for intrin in self.intrins:
             desc = TensorIntrin.get(intrin).desc
@@ -265,38 +270,6 @@ class DLBoostRule(PyScheduleRule):
             probs=[1.0 / len(self.unroll_max_steps)] * len(self.unroll_max_steps),
         )
         sch.annotate(root, UNROLL_EXPLICIT, step)
-
-
-def _multiply_accumulate_blocks(mod) -> int:
-    """How many blocks of ``mod``'s (unscheduled) ``main`` are multiply-accumulates."""
-    if mod is None or "main" not in [gv.name_hint for gv in mod.get_global_vars()]:
-        return 0
-    sch = Schedule(mod)
-    blocks = sch.get_child_blocks(sch.get_sblock("root"))
-    return sum(_is_multiply_accumulate(sch.get(block)) for block in blocks)
-
-
-def _is_multiply_accumulate(sblock) -> bool:
-    """Whether the block's update is ``C = C + load(A) * load(B)`` (loads possibly cast).
-
-    The loop mapping and the tiling probe look at loops and buffers only: a
-    layer norm's ``var += (x - mean) * (x - mean)`` passes both, and then
-    fails in tensorize, which MetaSchedule's postprocessor only logs.
-    """
-    body = sblock.body
-    if not isinstance(body, BufferStore) or not isinstance(body.value, Add):
-        return False
-
-    def load(expr) -> bool:
-        while isinstance(expr, Cast):
-            expr = expr.value
-        return isinstance(expr, TensorLoad)  # what TVM 0.27 calls a BufferLoad
-
-    add = body.value
-    for acc, product in ((add.a, add.b), (add.b, add.a)):
-        if isinstance(acc, TensorLoad) and acc.source.same_as(body.buffer) and isinstance(product, Mul):
-            return load(product.a) and load(product.b)
-    return False
 
 
 def _operands_match(sblock, desc) -> bool:

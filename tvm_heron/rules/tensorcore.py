@@ -15,7 +15,9 @@ section 1's TensorCore structure, every free choice a sampling instruction:
    fragment (the postprocessor ``RewriteTensorize`` turns it into
    ``wmma::mma_sync``); the fragment shape is fixed per design space, one
    space per shape of ``shapes`` (16x16x16, 32x8x16, 8x32x16): the shape
-   decides the loop structure, which a decision of one trace cannot change;
+   decides the loop structure, which a decision of one trace cannot change
+   (a workload with several reductions: the first shape only, see
+   ``_initialize_with_tune_context``);
 4. multi-level tiling ``S S R R S R S``: the fragment-tiled spatial loops in 4
    levels (thread block, warp, two fragment levels), the reduction in 3
    (``SamplePerfectTile``); block tiles are bound to ``blockIdx.x``, warp tiles
@@ -46,7 +48,7 @@ from tvm.s_tir.schedule import SBlockRV
 
 from ..intrinsics import wmma
 from . import gemm_form
-from ._util import inline_consumers
+from ._util import inline_consumers, multiply_accumulate_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -124,12 +126,21 @@ class TensorCoreRule(PyScheduleRule):
         self.unroll_max_steps = tuple(unroll_max_steps)
         self.max_innermost_factor = max_innermost_factor
         self.allow_padding = allow_padding
+        self.single_space = False
 
     def _initialize_with_tune_context(self, context) -> None:  # noqa: D401
-        """Nothing to read: the target's limits become constraints of the space."""
+        """Count the workload's multiply-accumulate blocks.
+
+        The target's limits become constraints of the space. MetaSchedule's
+        design spaces are the product of every block's alternatives: with
+        ``n`` such blocks (the output phases of a strided transposed
+        convolution) one space per fragment shape would make ``3 ** n``
+        spaces; with more than one block each gets the first shape only.
+        """
+        self.single_space = multiply_accumulate_blocks(context.mod) > 1
 
     def clone(self) -> "TensorCoreRule":
-        return TensorCoreRule(
+        rule = TensorCoreRule(
             shapes=self.shapes,
             spatial_levels=self.spatial_levels,
             reduction_levels=self.reduction_levels,
@@ -138,6 +149,8 @@ class TensorCoreRule(PyScheduleRule):
             max_innermost_factor=self.max_innermost_factor,
             allow_padding=self.allow_padding,
         )
+        rule.single_space = self.single_space
+        return rule
 
     def is_applicable(self, sch: Schedule, block: SBlockRV) -> bool:
         """Whether ``block`` is a GEMM-like reduction with a wmma data-type pair."""
@@ -160,6 +173,8 @@ class TensorCoreRule(PyScheduleRule):
             branch_block = branch.get_sblock(sch.get(block).name_hint)
             self._schedule(branch, branch_block, form, shape)
             spaces.append(branch)
+            if self.single_space:
+                break
         return spaces or [sch]
 
     # -- the structure -------------------------------------------------------------------
