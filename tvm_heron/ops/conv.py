@@ -36,7 +36,7 @@ from .layout import pack_tile, round_up
 #: Spatial axis letters of each rank (activation layouts NLC, NHWC, NDHWC).
 SPATIAL = {1: "L", 2: "HW", 3: "DHW"}
 OUT_LOOPS = {1: ["l"], 2: ["y", "x"], 3: ["z", "y", "x"]}
-REDUCE_LOOPS = {1: ["rl"], 2: ["rh", "rw"], 3: ["rd", "rh", "rw"]}
+_REDUCE_LOOPS = {1: ["rl"], 2: ["rh", "rw"], 3: ["rd", "rh", "rw"]}
 #: Weight layouts of :func:`conv_nd`.
 LAYOUTS = ("packed", "plain")
 
@@ -138,7 +138,7 @@ def weight_placeholder(co: int, kernel: Sequence[int], ci: int, dtype: str, layo
     return te.placeholder(shape[:-1] if depth == 1 else shape, dtype, name="W_packed")
 
 
-def weight_at(wt: te.Tensor, layout: str, dtype: str, o, r: Sequence, c):
+def _weight_at(wt: te.Tensor, layout: str, dtype: str, o, r: Sequence, c):
     if layout == "plain":
         return wt[(o, *r, c)]
     lanes, depth = pack_tile(dtype)
@@ -149,33 +149,43 @@ def weight_at(wt: te.Tensor, layout: str, dtype: str, o, r: Sequence, c):
 
 def conv_reduce(
     x: te.Tensor, wt: te.Tensor, *, out_spatial: Sequence[int], kernel: Sequence[int],
-    stride: int, dilation: int, layout: str, dtype: str, acc_dtype: str | None = None,
+    stride: int, dilation: int | Sequence[int], layout: str, dtype: str,
+    acc_dtype: str | None = None, origin: Sequence[int] | None = None,
+    taps: Sequence[tuple[int, int]] | None = None, name: str = "C",
 ) -> te.Tensor:
     """The reduction ``C[n, *y, o]`` of a channel-last, already padded input ``x``.
 
-    Reduces over every channel of ``x`` and produces every output channel of
-    ``wt`` (the tile-padded extents for the packed layout).
+    ``C[n, *y, o] = sum_{*r, c} x[n, *(origin + y * stride + r * dilation), c] *
+    W[o, *(first + r * step), c]`` over ``r < kernel``: ``origin`` defaults to
+    0, ``taps`` (per dimension ``(first, step)`` into the weight's kernel axes)
+    to ``(0, 1)``, and ``dilation`` may differ per dimension. Reduces over
+    every channel of ``x`` and produces every output channel of ``wt`` (the
+    tile-padded extents for the packed layout).
     """
     rank = len(kernel)
+    dilations = [dilation] * rank if isinstance(dilation, int) else list(dilation)
+    origin = list(origin) if origin is not None else [0] * rank
+    taps = list(taps) if taps is not None else [(0, 1)] * rank
     channels = int(x.shape[-1])
     if layout == "plain":
         co = int(wt.shape[0])
     else:
         co = int(wt.shape[0]) * pack_tile(dtype)[0]
-    rs = [te.reduce_axis((0, k), name=nm) for k, nm in zip(kernel, REDUCE_LOOPS[rank])]
+    rs = [te.reduce_axis((0, k), name=nm) for k, nm in zip(kernel, _REDUCE_LOOPS[rank])]
     rc = te.reduce_axis((0, channels), name="rc")
     acc = accumulator_dtype(dtype, acc_dtype)
 
     def body(b, *idx):
         *ys, o = idx
-        pos = [y * stride + r * dilation for y, r in zip(ys, rs)]
+        pos = [org + y * stride + r * d for org, y, r, d in zip(origin, ys, rs, dilations)]
+        rw = [first + r * step for (first, step), r in zip(taps, rs)]
         return te.sum(
-            x[(b, *pos, rc)].astype(acc) * weight_at(wt, layout, dtype, o, rs, rc).astype(acc),
+            x[(b, *pos, rc)].astype(acc) * _weight_at(wt, layout, dtype, o, rw, rc).astype(acc),
             axis=[*rs, rc],
         )
 
     shape = (int(x.shape[0]), *out_spatial, co)
-    return te.compute(shape, body, name="C", varargs_names=[*OUT_LOOPS[rank], "o"])
+    return te.compute(shape, body, name=name, varargs_names=[*OUT_LOOPS[rank], "o"])
 
 
 def conv_operands(

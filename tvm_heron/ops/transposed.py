@@ -47,16 +47,8 @@ import numpy as np
 from tvm import te, tirx
 
 from ..errors import InvalidShapeError
-from .conv import (
-    OUT_LOOPS,
-    REDUCE_LOOPS,
-    conv_operands,
-    conv_reduce,
-    input_stage,
-    weight_at,
-)
-from .epilogue import accumulator_dtype, apply_epilogue, finish
-from .layout import pack_tile
+from .conv import OUT_LOOPS, conv_operands, conv_reduce, input_stage
+from .epilogue import apply_epilogue, finish
 
 
 def conv_transpose_out_size(
@@ -155,32 +147,6 @@ def _phase_padding(size: int, phases: Sequence[Phase]) -> tuple[int, int]:
     return max(0, -low), max(0, high - (size - 1))
 
 
-def _phase_reduce(
-    x: te.Tensor, wt: te.Tensor, combo: Sequence[Phase], before: Sequence[int], *,
-    layout: str, dtype: str, acc_dtype: str | None,
-) -> te.Tensor:
-    """``C_<phases>[n, *q, o]``: the outputs of one combination of phases, a stride-1 convolution."""
-    rank = len(combo)
-    channels = int(x.shape[-1])
-    co = int(wt.shape[0]) if layout == "plain" else int(wt.shape[0]) * pack_tile(dtype)[0]
-    rs = [te.reduce_axis((0, p.taps), name=nm) for p, nm in zip(combo, REDUCE_LOOPS[rank])]
-    rc = te.reduce_axis((0, channels), name="rc")
-    acc = accumulator_dtype(dtype, acc_dtype)
-
-    def body(b, *idx):
-        *qs, o = idx
-        pos = [q + p.offset + lo + r * p.input_step for q, p, lo, r in zip(qs, combo, before, rs)]
-        taps = [p.first_tap + r * p.tap_step for p, r in zip(combo, rs)]
-        return te.sum(
-            x[(b, *pos, rc)].astype(acc) * weight_at(wt, layout, dtype, o, taps, rc).astype(acc),
-            axis=[*rs, rc],
-        )
-
-    name = "C_" + "_".join(str(p.phase) for p in combo)
-    shape = (int(x.shape[0]), *(p.count for p in combo), co)
-    return te.compute(shape, body, name=name, varargs_names=[*OUT_LOOPS[rank], "o"])
-
-
 def _assemble(
     parts: dict[tuple[int, ...], te.Tensor], out_spatial: Sequence[int], stride: int, co: int
 ) -> te.Tensor:
@@ -258,9 +224,12 @@ def conv_transpose_nd(
         after=[hi for _, hi in margins], channels=channels,
     )
     parts = {
-        tuple(p.phase for p in combo): _phase_reduce(
-            x, wt, combo, [lo for lo, _ in margins], layout=layout, dtype=dtype,
-            acc_dtype=acc_dtype,
+        tuple(p.phase for p in combo): conv_reduce(
+            x, wt, out_spatial=[p.count for p in combo], kernel=[p.taps for p in combo],
+            stride=1, dilation=[p.input_step for p in combo], layout=layout, dtype=dtype,
+            acc_dtype=acc_dtype, origin=[p.offset + lo for p, (lo, _) in zip(combo, margins)],
+            taps=[(p.first_tap, p.tap_step) for p in combo],
+            name="C_" + "_".join(str(p.phase) for p in combo),
         )
         for combo in itertools.product(*([p for p in phases if p.taps] for phases in per_dim))
     }

@@ -136,10 +136,9 @@ class DLBoostRule(PyScheduleRule):
         self.max_innermost_factor = max_innermost_factor
         self.serial_max_macs = serial_max_macs
         self.direct_output = direct_output
+        self.single_space = False  # set from the tune context's workload
         vnni.register()
         avx512.register()
-
-        self.single_space = False
 
     def _initialize_with_tune_context(self, context) -> None:  # noqa: D401
         """Count the workload's multiply-accumulate blocks (the rule is target-independent).
