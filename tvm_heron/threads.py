@@ -13,6 +13,16 @@ we compare with used both cores.
 and in the processes started afterwards (MetaSchedule's builder and runner
 workers, RPC servers started by the caller), unless the user chose a count
 with either variable. ``import tvm_heron`` calls it.
+
+It also leaves the pool's threads free to run on any of those CPUs
+(``TVM_BIND_THREADS=0``) unless the user set that variable. TVM pins each
+worker to one CPU but leaves the calling thread free; on this 2-vCPU
+machine a process could settle with the caller on the worker's CPU, and
+every parallel kernel then ran its halves one after the other for seconds
+at a time. A 16-microsecond kernel (the int8 3-d convolution C3D6, two
+parallel chunks) measured 0.016 ms in some processes and 0.028 ms in
+others, for the same code and data; with the threads unpinned it measured
+0.016 ms in every run (``benchmarks/`` and the runner inherit the setting).
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Environment variables TVM's runtime reads for its pool size, in order.
 THREAD_VARIABLES = ("TVM_NUM_THREADS", "OMP_NUM_THREADS")
+#: Environment variable that makes TVM pin its workers to CPUs ("0": do not).
+BIND_VARIABLE = "TVM_BIND_THREADS"
 
 
 def _affinity_count() -> int:
@@ -49,7 +61,8 @@ def use_all_cores(cores: int | None = None) -> int:
 
     A count the user set in ``TVM_NUM_THREADS`` or ``OMP_NUM_THREADS`` wins.
     Otherwise ``TVM_NUM_THREADS`` is set, for this process's pool and for
-    child processes. TVM reads it once, when a process first runs a parallel
+    child processes. ``TVM_BIND_THREADS`` is set to 0 (threads not pinned)
+    unless the user set it. TVM reads it once, when a process first runs a parallel
     loop; a pool made earlier cannot grow (TVM caps it at its size when made),
     and a warning says so.
 
@@ -60,6 +73,8 @@ def use_all_cores(cores: int | None = None) -> int:
     """
     import tvm_ffi  # pylint: disable=import-outside-toplevel
 
+    # Read with the pool size, when the pool is made: set it first.
+    os.environ.setdefault(BIND_VARIABLE, "0")
     chosen = next((os.environ[v] for v in THREAD_VARIABLES if os.environ.get(v)), None)
     if chosen is not None:
         logger.debug("TVM thread count left to the environment: %s", chosen)
@@ -78,4 +93,4 @@ def use_all_cores(cores: int | None = None) -> int:
     return have
 
 
-__all__ = ["THREAD_VARIABLES", "usable_cores", "use_all_cores"]
+__all__ = ["BIND_VARIABLE", "THREAD_VARIABLES", "usable_cores", "use_all_cores"]
