@@ -413,19 +413,25 @@ def check_outputs(out: Path, case_ids: list[str], dtypes: list[str]) -> dict:
     assert [c["id"] for c in results["cases"]] == case_ids
     for case in results["cases"]:
         assert case["status"] == "ok", case["reason"]
-        assert set(case["tuners"]) == {"heron-cga", "evolutionary"}
+        seeds = results["settings"]["seeds"]
+        runs = {f"{t}@{results['settings']['seed'] + k}" for t in report.TUNER_NAMES
+                for k in range(seeds)} if seeds > 1 else set()
+        assert set(case["tuners"]) == {"heron-cga", "evolutionary"} | runs
         for tuner in case["tuners"].values():
             assert tuner["status"] == "ok" and tuner["trials"] >= 1
             assert 0.0 <= tuner["failed_share"] <= 1.0
             for key in ("tuning_s", "search_s", "build_s", "run_s"):
                 assert tuner[key] >= 0.0
-        assert set(case["candidates"]) == set(report.CANDIDATES)
-        for name in ("heron-cga", "evolutionary"):
+        assert set(case["candidates"]) == set(report.CANDIDATES) | runs
+        for name in ("heron-cga", "evolutionary", *runs):
             cand = case["candidates"][name]
             assert cand["status"] == "ok" and cand["correct"] is True
-            assert len(cand["rounds_s"]) == results["settings"]["rounds"]
+            if name in runs or seeds == 1:
+                assert len(cand["rounds_s"]) == results["settings"]["rounds"]
+            else:
+                assert len(cand["seed_median_s"]) == seeds
             assert cand["min_s"] <= cand["median_s"] and cand["gops"] > 0
-            assert set(cand["noise"]) <= {"quiet", "noisy", "unknown"}
+            assert set(cand.get("noise", [])) <= {"quiet", "noisy", "unknown"}
         assert set(case["speedup"]) == {"vs_evolutionary", "vs_vendor"}
     with open(out / "results.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -457,6 +463,19 @@ def test_pipeline_end_to_end_with_two_trials(tmp_path):
     tuners = second["cases"][0]["tuners"]
     assert all(t["resumed"] for t in tuners.values())
     assert [t["trials"] for t in tuners.values()] == [2, 2]
+    # Two seeds: the first run is the one above (resumed), the second is tuned now.
+    run_suite(profile, tmp_path, seed=1, seeds=2, peaks=measured)
+    third = check_outputs(tmp_path, ["gemm.T32-int8"], ["int8"])
+    case = third["cases"][0]
+    assert case["tuners"]["heron-cga@1"]["resumed"]
+    assert not case["tuners"]["heron-cga@2"]["resumed"]
+    assert (tmp_path / "work" / "gemm.T32-int8" / "evolutionary@2").is_dir()
+    assert case["tuners"]["heron-cga"]["trials"] == 4 and case["tuners"]["heron-cga"]["runs"] == 2
+    merged = case["candidates"]["heron-cga"]
+    assert merged["seeds"] == [1, 2] and merged["status"] == "ok"
+    assert sorted(merged["seed_median_s"]) == sorted(
+        case["candidates"][k]["median_s"] for k in ("heron-cga@1", "heron-cga@2"))
+    assert "2 tuning runs per tuner" in (tmp_path / "REPORT.md").read_text()
     # the suite gave MetaSchedule's intrinsic name back to TVM's implementation
     import tvm
     from tvm.s_tir import TensorIntrin
@@ -474,3 +493,48 @@ def test_smoke_profile_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     check_outputs(tmp_path, ["gemm.S64-int8", "gemm.S64-float32"], ["int8", "float32"])
     assert "REPORT.md" in done.stdout
+
+
+def test_seed_runs_keep_the_one_seed_directory_for_the_first_run():
+    from tvm_heron.bench.suite import seed_runs
+
+    assert seed_runs("heron-cga", 3, 1) == [("heron-cga", "heron-cga", 3)]
+    assert seed_runs("heron-cga", 3, 3) == [
+        ("heron-cga@3", "heron-cga", 3), ("heron-cga@4", "heron-cga@4", 4),
+        ("heron-cga@5", "heron-cga@5", 5)]
+
+
+def test_merge_seeds_takes_the_median_of_the_seeds_medians():
+    from tvm_heron.bench.suite import merge_seeds
+
+    def cand(median, least, status="ok", error=0.0):
+        return {"impl": "heron-cga in the heron space", "status": status, "reason": None,
+                "correct": status == "ok", "max_abs_error": error, "median_s": median,
+                "min_s": least, "noisy_rounds": 1}
+
+    merged = merge_seeds([cand(3.0, 2.5), cand(1.0, 0.9, error=2.0), cand(2.0, 1.5)], [0, 1, 2])
+    assert merged["median_s"] == 2.0 and merged["min_s"] == 0.9
+    assert merged["seed_median_s"] == [3.0, 1.0, 2.0] and merged["seeds"] == [0, 1, 2]
+    assert merged["status"] == "ok" and merged["correct"] and merged["max_abs_error"] == 2.0
+    assert merged["noisy_rounds"] == 3
+    # a wrong kernel on one seed marks the tuner; the timed seeds still give figures
+    wrong = {"impl": "x", "status": "wrong", "reason": "its output differs", "correct": False,
+             "max_abs_error": 9.0}
+    merged = merge_seeds([cand(4.0, 3.0), wrong], [0, 1])
+    assert merged["status"] == "wrong" and merged["reason"] == "its output differs"
+    assert merged["median_s"] == 4.0 and merged["correct"] is False
+
+
+def test_merge_tuner_figures_sums_counts_and_seconds():
+    from tvm_heron.bench.suite import merge_tuner_figures
+
+    runs = [{"status": "ok", "reason": None, "space": "heron", "trials": 64, "failed": 0,
+             "tuning_s": 10.0, "build_s": 4.0, "run_s": 5.0, "search_s": 1.0,
+             "strategy_s": 0.5, "resumed": True},
+            {"status": "ok", "reason": None, "space": "heron", "trials": 64, "failed": 16,
+             "tuning_s": 20.0, "build_s": 8.0, "run_s": 10.0, "search_s": 2.0,
+             "strategy_s": None, "resumed": False}]
+    merged = merge_tuner_figures(runs)
+    assert merged["trials"] == 128 and merged["failed"] == 16 and merged["failed_share"] == 0.125
+    assert merged["tuning_s"] == 30.0 and merged["strategy_s"] is None
+    assert merged["runs"] == 2 and merged["resumed"] is False and merged["space"] == "heron"

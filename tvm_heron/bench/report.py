@@ -206,6 +206,15 @@ def machine_lines(results: Mapping) -> list[str]:
     return lines
 
 
+def _seed_text(settings: Mapping) -> str:
+    seed, seeds = settings.get("seed"), settings.get("seeds") or 1
+    if seeds == 1:
+        return f"seed {seed}"
+    return (f"{seeds} tuning runs per tuner (seeds {seed} to {seed + seeds - 1}); a tuner's time "
+            "is the median over its runs' best kernels (each run's in `results.json`, "
+            "under `name@seed`)")
+
+
 def render_markdown(results: Mapping) -> str:
     """The text of ``REPORT.md``."""
     settings = results.get("settings", {})
@@ -215,7 +224,7 @@ def render_markdown(results: Mapping) -> str:
         f"Profile `{results.get('profile')}`: {settings.get('trials')} trials per tuner "
         f"({settings.get('trials_per_round')} per round, same builder and runner settings), "
         f"{settings.get('rounds')} interleaved timing rounds of about "
-        f"{settings.get('batch_seconds')} s per candidate, seed {settings.get('seed')}; "
+        f"{settings.get('batch_seconds')} s per candidate, {_seed_text(settings)}; "
         f"total wall time {_num(results.get('wall_s'), 0)} s.",
         "",
         "## Machine",

@@ -2,8 +2,9 @@
 
 For every case of a profile (:mod:`.profiles`): tune with heron-cga and with
 MetaSchedule's evolutionary search at the same trial budget and measurement
-settings (:mod:`.tuners`; work directories under ``OUT/work/<case>/<tuner>``
-are reused, so a second run does not tune finished cases again), compile
+settings (:mod:`.tuners`; work directories under ``OUT/work/<case>/<tuner>``,
+and ``<tuner>@<seed>`` for the further runs of ``--seeds N``, are reused, so a
+second run does not tune finished cases again), compile
 each database's best kernel and check it against the reference
 (:mod:`.kernels`), build and check the PyTorch baseline (:mod:`.vendor`),
 then time the three interleaved in this process (:mod:`.timing`) under the
@@ -22,6 +23,7 @@ import contextlib
 import datetime
 import logging
 import os
+import statistics
 import sys
 import time
 import traceback
@@ -57,6 +59,7 @@ def run_suite(
     out: str | Path,
     *,
     seed: int = 0,
+    seeds: int = 1,
     target=None,
     guard: NoiseGuard | None = None,
     patch_ms_vnni: bool = True,
@@ -69,6 +72,10 @@ def run_suite(
     ----------
     seed : int
         Seed of both tuners and of the inputs.
+    seeds : int
+        Tuning runs per tuner, with seeds ``seed``, ``seed + 1``...: every run's
+        best kernel is timed, and a tuner's figure is the median over its
+        runs (:func:`merge_seeds`).
     target : tvm.target.Target, optional
         Defaults to :func:`~tvm_heron.target.host_target`.
     guard : NoiseGuard, optional
@@ -90,8 +97,8 @@ def run_suite(
     patched = patch_ms_vnni and any(c.dtype == "int8" for c in profile.cases)
     isa = _limit_vendor_isa(vendor_isa)
     with metaschedule_vnni_patched() if patched else contextlib.nullcontext():
-        results = _run_cases(profile, out, seed=seed, target=target, guard=guard, peaks=peaks,
-                             patched=patched)
+        results = _run_cases(profile, out, seed=seed, seeds=seeds, target=target, guard=guard,
+                             peaks=peaks, patched=patched)
     results["settings"]["vendor_isa"] = isa
     results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
     results["wall_s"] = time.perf_counter() - start
@@ -99,7 +106,7 @@ def run_suite(
     return results
 
 
-def _run_cases(profile: Profile, out: Path, *, seed: int, target, guard: NoiseGuard,
+def _run_cases(profile: Profile, out: Path, *, seed: int, seeds: int, target, guard: NoiseGuard,
                peaks: Peaks | None, patched: bool) -> dict:
     start = time.perf_counter()
     cores = int(target.attrs.get("num-cores", 1))
@@ -114,6 +121,7 @@ def _run_cases(profile: Profile, out: Path, *, seed: int, target, guard: NoiseGu
         "settings": {
             "trials": profile.trials, "trials_per_round": profile.trials_per_round,
             "rounds": profile.rounds, "batch_seconds": profile.batch_seconds, "seed": seed,
+            "seeds": seeds,
             "noise_threshold": guard.threshold, "noise_attempts": guard.max_attempts,
             "ms_vnni_patched": patched, "target": str(target),
         },
@@ -128,8 +136,8 @@ def _run_cases(profile: Profile, out: Path, *, seed: int, target, guard: NoiseGu
         logger.info("[%d/%d] %s %s %s", index, len(profile.cases), case.id, case.op,
                     "x".join(map(str, case.shape)))
         results["cases"].append(
-            run_case(case, profile=profile, out=out, target=target, seed=seed, guard=guard,
-                     peaks=peaks, cores=cores)
+            run_case(case, profile=profile, out=out, target=target, seed=seed, seeds=seeds,
+                     guard=guard, peaks=peaks, cores=cores)
         )
         results["wall_s"] = time.perf_counter() - start
         report.write_json(results, out / "results.json")  # partial results survive a crash
@@ -146,7 +154,7 @@ def write_outputs(results: dict, out: str | Path) -> None:
 
 
 def run_case(case: Case, *, profile: Profile, out: Path, target, seed: int, guard: NoiseGuard,
-             peaks: Peaks, cores: int) -> dict:
+             peaks: Peaks, cores: int, seeds: int = 1) -> dict:
     """Tune, check and time one case; returns its entry of the results (never raises)."""
     entry = {"id": case.id, "case": case.name, "op": case.op, "shape": list(case.shape),
              "dtype": case.dtype, "flops": None, "status": "ok", "reason": None,
@@ -162,27 +170,94 @@ def run_case(case: Case, *, profile: Profile, out: Path, target, seed: int, guar
     entry["flops"] = int(workload.flops)
     timers = {}
     for tuner in TUNERS:
-        work_dir = out / "work" / case.id / tuner.name
-        entry["tuners"][tuner.name] = _tuned(workload, tuner, work_dir, profile=profile,
-                                             target=target, seed=seed)
-        entry["candidates"][tuner.name], timer = _tuned_kernel(
-            workload, entry["tuners"][tuner.name], work_dir, target=target, inputs=inputs)
-        if timer is not None:
-            timers[tuner.name] = timer
+        for key, dirname, tuner_seed in seed_runs(tuner.name, seed, seeds):
+            work_dir = out / "work" / case.id / dirname
+            entry["tuners"][key] = _tuned(workload, tuner, work_dir, profile=profile,
+                                          target=target, seed=tuner_seed)
+            entry["candidates"][key], timer = _tuned_kernel(
+                workload, entry["tuners"][key], work_dir, target=target, inputs=inputs)
+            if timer is not None:
+                timers[key] = timer
     entry["candidates"]["vendor"], timer = _vendor(workload, inputs, cores=cores)
     if timer is not None:
         timers["vendor"] = timer
     for name, cand in entry["candidates"].items():
         if cand["status"] != "ok":
             logger.info("  %s: %s: %s", name, cand["status"], cand.get("reason"))
+    peak = peaks.peak(case.dtype)
     if timers:
-        _time(entry, workload, timers, profile=profile, guard=guard, peak=peaks.peak(case.dtype))
-    medians = {n: c.get("median_s") for n, c in entry["candidates"].items()}
+        _time(entry, workload, timers, profile=profile, guard=guard, peak=peak)
+    if seeds > 1:
+        for tuner in TUNERS:
+            keys, _, run_seeds = zip(*seed_runs(tuner.name, seed, seeds))
+            entry["tuners"][tuner.name] = merge_tuner_figures([entry["tuners"][k] for k in keys])
+            cand = merge_seeds([entry["candidates"][k] for k in keys], run_seeds)
+            if cand.get("median_s") is not None:
+                _add_throughput(cand, workload.flops, peak)
+            entry["candidates"][tuner.name] = cand
+    medians = {n: entry["candidates"].get(n, {}).get("median_s") for n in report.CANDIDATES}
     ours = medians.get("heron-cga")
     entry["speedup"] = {"vs_evolutionary": speedup(ours, medians.get("evolutionary")),
                         "vs_vendor": speedup(ours, medians.get("vendor"))}
     logger.info("  " + ", ".join(f"{n} {_ms(s)}" for n, s in medians.items()))
     return entry
+
+
+def seed_runs(tuner: str, seed: int, seeds: int) -> list[tuple[str, str, int]]:
+    """(key in the case's entry, work directory name, seed) of each tuning run of ``tuner``.
+
+    One seed: the tuner's name for both. Several: keys ``name@seed``; the
+    first run keeps the one-seed directory, so either kind of run resumes the other.
+    """
+    if seeds == 1:
+        return [(tuner, tuner, seed)]
+    return [(f"{tuner}@{seed + k}", tuner if k == 0 else f"{tuner}@{seed + k}", seed + k)
+            for k in range(seeds)]
+
+
+#: Tuning figures that add up over a tuner's runs.
+_SUMMED = ("trials", "failed", "tuning_s", "build_s", "run_s", "search_s", "strategy_s")
+
+
+def merge_tuner_figures(runs: Sequence[dict]) -> dict:
+    """The tuning figures of several runs of one tuner: counts and seconds summed."""
+    merged = dict(runs[0], runs=len(runs))
+    for key in _SUMMED:
+        values = [r.get(key) for r in runs]
+        merged[key] = None if any(v is None for v in values) else sum(values)
+    if merged.get("trials"):
+        merged["failed_share"] = (merged.get("failed") or 0) / merged["trials"]
+    merged["resumed"] = all(r.get("resumed") for r in runs)
+    bad = next((r for r in runs if r.get("status") != "ok"), None)
+    if bad is not None:
+        merged.update(status=bad.get("status"), reason=bad.get("reason"))
+    return merged
+
+
+def merge_seeds(cands: Sequence[dict], seeds: Sequence[int]) -> dict:
+    """One candidate entry from the entries of a tuner's runs with several seeds.
+
+    Its ``median_s`` is the median over the timed seeds of each one's median
+    time (a search that is lucky on one seed does not decide the comparison),
+    ``min_s`` the fastest round of any seed; ``seed_median_s`` and ``seeds``
+    list each seed's figure; the status is ``ok`` when every seed's kernel was
+    checked and timed (otherwise the first other status, with its reason).
+    The per-seed entries stay in the case under their keys (:func:`seed_runs`).
+    """
+    timed = [c for c in cands if c.get("status") == "ok" and c.get("median_s") is not None]
+    merged = {"impl": cands[0].get("impl"), "status": "ok", "reason": None,
+              "correct": all(c.get("correct") for c in cands) if cands else None,
+              "max_abs_error": max((c.get("max_abs_error") or 0.0 for c in cands), default=None),
+              "seeds": list(seeds),
+              "seed_median_s": [c.get("median_s") for c in cands]}
+    bad = next((c for c in cands if c.get("status") != "ok"), None)
+    if bad is not None:
+        merged.update(status=bad.get("status"), reason=bad.get("reason"))
+    if timed:
+        merged.update(median_s=float(statistics.median(c["median_s"] for c in timed)),
+                      min_s=min(c["min_s"] for c in timed),
+                      noisy_rounds=sum(c.get("noisy_rounds") or 0 for c in timed))
+    return merged
 
 
 def _tuned(workload, tuner: Tuner, work_dir: Path, *, profile: Profile, target, seed: int) -> dict:
@@ -261,10 +336,15 @@ def _time(entry: dict, workload, timers: dict, *, profile: Profile, guard: Noise
     for name, timing in timings.items():
         cand = entry["candidates"][name]
         cand.update(timing.to_json())
-        cand["gops"] = gops(workload.flops, timing.median_s)
-        cand["gops_min"] = gops(workload.flops, timing.min_s)
-        cand["pct_peak"] = percent_of_peak(cand["gops"], peak)
-        cand["pct_peak_min"] = percent_of_peak(cand["gops_min"], peak)
+        _add_throughput(cand, workload.flops, peak)
+
+
+def _add_throughput(cand: dict, flops: int, peak: float | None) -> None:
+    """GOP/s and % of peak of a timed candidate, from its median and its minimum."""
+    cand["gops"] = gops(flops, cand["median_s"])
+    cand["gops_min"] = gops(flops, cand["min_s"])
+    cand["pct_peak"] = percent_of_peak(cand["gops"], peak)
+    cand["pct_peak_min"] = percent_of_peak(cand["gops_min"], peak)
 
 
 def _error(err: Exception) -> dict:
@@ -297,6 +377,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None,
                         help="timing rounds (default: the profile's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="tuning runs per tuner (seeds SEED, SEED+1...); a tuner's time is "
+                        "the median over its runs' best kernels")
     parser.add_argument("--ops", default=None,
                         help="comma-separated operators to keep, e.g. gemm,c2d")
     parser.add_argument("--dtypes", default=None,
@@ -328,7 +411,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
     guard = NoiseGuard(threshold=args.noise_threshold, max_attempts=args.noise_attempts)
-    results = run_suite(profile, args.out, seed=args.seed, guard=guard,
+    if args.seeds < 1:
+        print(f"error: --seeds must be positive, got {args.seeds}", file=sys.stderr)
+        return 2
+    results = run_suite(profile, args.out, seed=args.seed, seeds=args.seeds, guard=guard,
                         patch_ms_vnni=not args.no_patch_ms_vnni, vendor_isa=args.vendor_isa)
     print(f"\n{Path(args.out) / 'REPORT.md'}:\n")
     print(report.render_markdown(results))
