@@ -505,7 +505,7 @@ def test_seed_runs_keep_the_one_seed_directory_for_the_first_run():
 
 
 def test_merge_seeds_takes_the_median_of_the_seeds_medians():
-    from tvm_heron.bench.suite import merge_seeds
+    merge_seeds = figures.merge_seeds
 
     def cand(median, least, status="ok", error=0.0):
         return {"impl": "heron-cga in the heron space", "status": status, "reason": None,
@@ -526,7 +526,7 @@ def test_merge_seeds_takes_the_median_of_the_seeds_medians():
 
 
 def test_merge_tuner_figures_sums_counts_and_seconds():
-    from tvm_heron.bench.suite import merge_tuner_figures
+    merge_tuner_figures = figures.merge_tuner_figures
 
     runs = [{"status": "ok", "reason": None, "space": "heron", "trials": 64, "failed": 0,
              "tuning_s": 10.0, "build_s": 4.0, "run_s": 5.0, "search_s": 1.0,

@@ -62,9 +62,9 @@ def use_all_cores(cores: int | None = None) -> int:
     A count the user set in ``TVM_NUM_THREADS`` or ``OMP_NUM_THREADS`` wins.
     Otherwise ``TVM_NUM_THREADS`` is set, for this process's pool and for
     child processes. ``TVM_BIND_THREADS`` is set to 0 (threads not pinned)
-    unless the user set it. TVM reads it once, when a process first runs a parallel
-    loop; a pool made earlier cannot grow (TVM caps it at its size when made),
-    and a warning says so.
+    unless the user set it. TVM reads both once, when a process first runs a
+    parallel loop; a pool made earlier cannot grow (TVM caps it at its size
+    when made), and a warning says so.
 
     Returns
     -------

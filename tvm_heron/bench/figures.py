@@ -1,9 +1,11 @@
-"""Derived figures of a benchmark: throughput, share of peak, speedups, geometric means (no TVM)."""
+"""Derived figures of a benchmark: throughput, share of peak, speedups, geometric means, and
+the figures of a tuner run with several seeds (no TVM)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import statistics
+from collections.abc import Iterable, Sequence
 
 
 def gops(flops: int, seconds: float | None) -> float | None:
@@ -33,3 +35,49 @@ def geomean(values: Iterable[float | None]) -> float | None:
     if not known:
         return None
     return math.exp(sum(math.log(v) for v in known) / len(known))
+
+
+#: Tuning figures that add up over a tuner's runs.
+_SUMMED = ("trials", "failed", "tuning_s", "build_s", "run_s", "search_s", "strategy_s")
+
+
+def _first_failure(entries: Sequence[dict]) -> dict:
+    """``status`` and ``reason`` of the first entry that is not ``ok`` (empty if none)."""
+    bad = next((e for e in entries if e.get("status") != "ok"), None)
+    return {} if bad is None else {"status": bad.get("status"), "reason": bad.get("reason")}
+
+
+def merge_tuner_figures(runs: Sequence[dict]) -> dict:
+    """The tuning figures of several runs of one tuner: counts and seconds summed."""
+    merged = dict(runs[0], runs=len(runs))
+    for key in _SUMMED:
+        values = [r.get(key) for r in runs]
+        merged[key] = None if any(v is None for v in values) else sum(values)
+    if merged.get("trials"):
+        merged["failed_share"] = (merged.get("failed") or 0) / merged["trials"]
+    merged["resumed"] = all(r.get("resumed") for r in runs)
+    merged.update(_first_failure(runs))
+    return merged
+
+
+def merge_seeds(cands: Sequence[dict], seeds: Sequence[int]) -> dict:
+    """One candidate entry from the entries of a tuner's runs with several seeds.
+
+    Its ``median_s`` is the median over the timed seeds of each one's median
+    time (a search that is lucky on one seed does not decide the comparison),
+    ``min_s`` the fastest round of any seed; ``seed_median_s`` and ``seeds``
+    list each seed's figure; the status is ``ok`` when every seed's kernel was
+    checked and timed (otherwise the first other status, with its reason).
+    """
+    timed = [c for c in cands if c.get("status") == "ok" and c.get("median_s") is not None]
+    merged = {"impl": cands[0].get("impl"), "status": "ok", "reason": None,
+              "correct": all(c.get("correct") for c in cands),
+              "max_abs_error": max(c.get("max_abs_error") or 0.0 for c in cands),
+              "seeds": list(seeds),
+              "seed_median_s": [c.get("median_s") for c in cands]}
+    merged.update(_first_failure(cands))
+    if timed:
+        merged.update(median_s=float(statistics.median(c["median_s"] for c in timed)),
+                      min_s=min(c["min_s"] for c in timed),
+                      noisy_rounds=sum(c.get("noisy_rounds") or 0 for c in timed))
+    return merged

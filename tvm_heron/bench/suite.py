@@ -23,7 +23,6 @@ import contextlib
 import datetime
 import logging
 import os
-import statistics
 import sys
 import time
 import traceback
@@ -39,7 +38,7 @@ from tvm_heron.ops import make_workload
 from tvm_heron.target import host_target
 
 from . import plots, report
-from .figures import gops, percent_of_peak, speedup
+from .figures import gops, merge_seeds, merge_tuner_figures, percent_of_peak, speedup
 from .kernels import best_kernel
 from .machine import describe
 from .msvnni import metaschedule_vnni_patched
@@ -75,7 +74,7 @@ def run_suite(
     seeds : int
         Tuning runs per tuner, with seeds ``seed``, ``seed + 1``...: every run's
         best kernel is timed, and a tuner's figure is the median over its
-        runs (:func:`merge_seeds`).
+        runs (:func:`~.figures.merge_seeds`).
     target : tvm.target.Target, optional
         Defaults to :func:`~tvm_heron.target.host_target`.
     guard : NoiseGuard, optional
@@ -213,51 +212,6 @@ def seed_runs(tuner: str, seed: int, seeds: int) -> list[tuple[str, str, int]]:
         return [(tuner, tuner, seed)]
     return [(f"{tuner}@{seed + k}", tuner if k == 0 else f"{tuner}@{seed + k}", seed + k)
             for k in range(seeds)]
-
-
-#: Tuning figures that add up over a tuner's runs.
-_SUMMED = ("trials", "failed", "tuning_s", "build_s", "run_s", "search_s", "strategy_s")
-
-
-def merge_tuner_figures(runs: Sequence[dict]) -> dict:
-    """The tuning figures of several runs of one tuner: counts and seconds summed."""
-    merged = dict(runs[0], runs=len(runs))
-    for key in _SUMMED:
-        values = [r.get(key) for r in runs]
-        merged[key] = None if any(v is None for v in values) else sum(values)
-    if merged.get("trials"):
-        merged["failed_share"] = (merged.get("failed") or 0) / merged["trials"]
-    merged["resumed"] = all(r.get("resumed") for r in runs)
-    bad = next((r for r in runs if r.get("status") != "ok"), None)
-    if bad is not None:
-        merged.update(status=bad.get("status"), reason=bad.get("reason"))
-    return merged
-
-
-def merge_seeds(cands: Sequence[dict], seeds: Sequence[int]) -> dict:
-    """One candidate entry from the entries of a tuner's runs with several seeds.
-
-    Its ``median_s`` is the median over the timed seeds of each one's median
-    time (a search that is lucky on one seed does not decide the comparison),
-    ``min_s`` the fastest round of any seed; ``seed_median_s`` and ``seeds``
-    list each seed's figure; the status is ``ok`` when every seed's kernel was
-    checked and timed (otherwise the first other status, with its reason).
-    The per-seed entries stay in the case under their keys (:func:`seed_runs`).
-    """
-    timed = [c for c in cands if c.get("status") == "ok" and c.get("median_s") is not None]
-    merged = {"impl": cands[0].get("impl"), "status": "ok", "reason": None,
-              "correct": all(c.get("correct") for c in cands) if cands else None,
-              "max_abs_error": max((c.get("max_abs_error") or 0.0 for c in cands), default=None),
-              "seeds": list(seeds),
-              "seed_median_s": [c.get("median_s") for c in cands]}
-    bad = next((c for c in cands if c.get("status") != "ok"), None)
-    if bad is not None:
-        merged.update(status=bad.get("status"), reason=bad.get("reason"))
-    if timed:
-        merged.update(median_s=float(statistics.median(c["median_s"] for c in timed)),
-                      min_s=min(c["min_s"] for c in timed),
-                      noisy_rounds=sum(c.get("noisy_rounds") or 0 for c in timed))
-    return merged
 
 
 def _tuned(workload, tuner: Tuner, work_dir: Path, *, profile: Profile, target, seed: int) -> dict:
