@@ -164,6 +164,8 @@ def test_figures():
     assert figures.gops(1, None) is None
     assert figures.percent_of_peak(50.0, 200.0) == 25.0
     assert figures.percent_of_peak(50.0, None) is None
+    assert figures.peak_ceiling(80.0) == pytest.approx(1.25)
+    assert figures.peak_ceiling(None) is None and figures.peak_ceiling(0.0) is None
     assert figures.speedup(1.0, 2.0) == 2.0
     assert figures.geomean([2.0, 8.0, None]) == pytest.approx(4.0)
     assert figures.geomean([None]) is None
@@ -257,12 +259,13 @@ def test_tune_case_resumes_extends_and_restarts_on_a_new_space(tmp_path, monkeyp
 
 
 # -- writers on fake results --------------------------------------------------------------------
-def _cand(median, *, noisy=0, status="ok"):
+def _cand(median, *, noisy=0, status="ok", pct=10.0):
     rounds = [median * 0.9, median, median * 1.1]
     return {"status": status, "reason": None, "impl": "fake", "correct": True, "max_abs_error": 0.0,
             "rounds_s": rounds, "noise": ["quiet"] * 3, "other_share": [0.0, 0.01, None],
             "number": 10, "min_s": min(rounds), "median_s": median, "noisy_rounds": noisy,
-            "gops": 1.0 / median, "pct_peak": 10.0, "gops_min": 1.1 / median, "pct_peak_min": 11.0}
+            "gops": 1.0 / median, "pct_peak": pct, "gops_min": 1.1 / median,
+            "pct_peak_min": 1.1 * pct}
 
 
 def _tuner(space="heron"):
@@ -275,7 +278,7 @@ def fake_results():
     ok = {"id": "gemm.A-int8", "case": "gemm.A", "op": "gemm", "shape": [64, 64, 64],
           "dtype": "int8", "flops": 524288, "status": "ok", "reason": None,
           "tuners": {"heron-cga": _tuner(), "evolutionary": _tuner("default")},
-          "candidates": {"heron-cga": _cand(1e-3), "evolutionary": _cand(2e-3, noisy=1),
+          "candidates": {"heron-cga": _cand(1e-3), "evolutionary": _cand(2e-3, noisy=1, pct=40.0),
                          "vendor": _cand(0.5e-3)},
           "speedup": {"vs_evolutionary": 2.0, "vs_vendor": 0.5}}
     na = {"id": "c9d.X-int8", "case": "c9d.X", "op": "c9d", "shape": [1], "dtype": "int8",
@@ -323,6 +326,9 @@ def test_markdown_report_tables(tmp_path):
     assert "| 1.0000 | 2.0000* | 0.5000 |" in int8[2]
     assert "n/a" in int8[3]  # the unsupported case
     assert int8[-1].startswith("| **geomean**") and "**2.00x**" in int8[-1]
+    # evolutionary at 40% of peak: a kernel at the peak would be 2.5x faster than it
+    assert "| 10.0 | 40.0 | 2.00x | 0.50x | 2.50x |" in int8[2]
+    assert int8[-1].endswith("| **2.50x** |")
     assert "**Where tvm-heron loses:** gemm.A (int8): 0.50x vs vendor." in text
     assert "| gemm.A | int8 | heron-cga | heron | 8 | 25% | 10.0 | 2.0 | 5.0 | 3.0 | 1.0 |" in text
 

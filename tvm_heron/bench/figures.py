@@ -22,6 +22,15 @@ def percent_of_peak(rate: float | None, peak: float | None) -> float | None:
     return 100.0 * rate / peak
 
 
+def peak_ceiling(pct_peak: float | None) -> float | None:
+    """The most any kernel could gain over one running at ``pct_peak`` percent of the
+    measured peak: ``100 / pct_peak`` (None if unknown). A tuner cannot beat a rival by
+    more than this on a compute-bound case; memory- or overhead-bound cases leave less."""
+    if pct_peak is None or pct_peak <= 0:
+        return None
+    return 100.0 / pct_peak
+
+
 def speedup(ours_s: float | None, theirs_s: float | None) -> float | None:
     """How many times faster ours is (``theirs / ours``; > 1: we win)."""
     if ours_s is None or theirs_s is None or ours_s <= 0:
