@@ -136,7 +136,16 @@ def test_stages_and_arguments_of_the_padding_path():
     stride1 = make_workload("t2d", (1, 3, 3, 3, 5, 3, 3, 1, 1, 1, 0), "int8", layout="plain")
     assert _stages(stride1) == ["zero_insert_pad", "C"]
     fp16 = make_workload("t2d", (1, 3, 3, 16, 16, 3, 3, 2, 1, 1, 1), "float16", layout="plain")
-    assert _stages(fp16) == ["zero_insert_pad", "C"]  # TensorCore: one reduction per kernel
+    # TensorCore: each phase reads its own padded input and taps of the weight
+    phases = ["0_0", "0_1", "1_0", "1_1"]
+    assert sorted(_stages(fp16)) == sorted(
+        ["assemble"] + [f"{stage}_{p}" for p in phases for stage in ("C", "W", "pad")]
+    )
+    _assert_correct(fp16)
+    # no padding needed: the phases still get private copies of A
+    private = make_workload("t2d", (1, 4, 4, 16, 16, 1, 1, 2, 0, 1, 1), "float16")
+    assert _stages(private) == ["pad_0_0", "W_0_0", "C_0_0", "assemble"]
+    _assert_correct(private)
     # stride 2, K 1: only the even outputs get products; one GEMM-like block
     assert _stages(make_workload("t2d", (1, 4, 4, 8, 16, 1, 1, 2, 0, 1, 1), "int8")) == [
         "C_0_0", "assemble",

@@ -85,6 +85,7 @@ def input_stage(
     channels: int,
     insert: int = 1,
     name: str = "pad",
+    always: bool = False,
 ) -> te.Tensor:
     """The injective stage that makes the reduction's channel-last input.
 
@@ -94,14 +95,15 @@ def input_stage(
     inserts ``insert - 1`` zeros between neighbouring pixels (transposed
     convolution), zero-extends the channels to ``channels`` and reads
     channel-first ``A`` when asked. Returns ``A`` itself when the stage would
-    only copy it.
+    only copy it, unless ``always``.
     """
     rank = len(before)
     if channels_first:
         ci, *spatial = (int(x) for x in a.shape[1:])
     else:
         *spatial, ci = (int(x) for x in a.shape[1:])
-    if not channels_first and insert == 1 and channels == ci and not any(before) and not any(after):
+    plain_copy = not channels_first and insert == 1 and channels == ci
+    if plain_copy and not any(before) and not any(after) and not always:
         return a
     shape = [int(a.shape[0])]
     shape += [(s - 1) * insert + 1 + lo + hi for s, lo, hi in zip(spatial, before, after)]

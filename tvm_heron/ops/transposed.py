@@ -12,9 +12,7 @@ against the equivalent weight ``W'[o, *r, c] = W[c, o, *(K - 1 - r)]``, which
 :func:`~tvm_heron.ops.layout.transposed_conv_weight` computes in numpy (then
 packed like any convolution weight). The kernel takes ``W'``.
 
-Stride 1 is computed that way (stages ``zero_insert_pad``, ``C``, ``crop``),
-and so is float16 (TensorCore: its rule stages one reduction's inputs per
-kernel; the phases' shared padded input is not supported there yet).
+Stride 1 is computed that way (stages ``zero_insert_pad``, ``C``, ``crop``).
 With a larger stride most products of that gather would multiply inserted
 zeros (3/4 of them for a 1x1 kernel at stride 2), so the kernel splits the
 outputs by phase instead (:func:`dimension_phases`): the outputs ``y =
@@ -26,7 +24,12 @@ of taps, a stride-1 convolution of the plain input. The stages are
     channels zero-extended / transposed as for any convolution);
 ``C_<phase>_<phase>...``
     one reduction per combination of live phases (a tensorizable
-    convolution, a GEMM for a 1x1 kernel);
+    convolution, a GEMM for a 1x1 kernel); in float16 each reads its own
+    ``pad_<phase>...`` and ``W_<phase>...`` (the phase's taps of the weight):
+    the TensorCore rule computes a reduction's injective producers inside
+    its shared-memory staging, which a producer shared by several reductions
+    cannot be, and MetaSchedule's tensorize postprocessor needs the staging
+    blocks, named after the buffers they read, to have distinct names;
 ``assemble``
     injective: the phases interleaved into the output, zero where no tap
     reaches (before the epilogue), output channels cropped to ``CO``;
@@ -147,6 +150,18 @@ def _phase_padding(size: int, phases: Sequence[Phase]) -> tuple[int, int]:
     return max(0, -low), max(0, high - (size - 1))
 
 
+def _phase_weight(wt: te.Tensor, combo: Sequence[Phase], name: str) -> te.Tensor:
+    """``W_<phase>[o, *t, c] = W[o, *(first_tap + t * tap_step), c]``: one phase's taps of a plain weight."""
+    co, *_, ci = (int(x) for x in wt.shape)
+
+    def body(*idx):
+        o, *ts, c = idx
+        return wt[(o, *(p.first_tap + t * p.tap_step for p, t in zip(combo, ts)), c)]
+
+    names = ["o", *[f"t{i}" for i in range(len(combo))], "c"]
+    return te.compute((co, *[p.taps for p in combo], ci), body, name=name, varargs_names=names)
+
+
 def _assemble(
     parts: dict[tuple[int, ...], te.Tensor], out_spatial: Sequence[int], stride: int, co: int
 ) -> te.Tensor:
@@ -203,7 +218,7 @@ def conv_transpose_nd(
     if min(out_spatial) < 1:
         raise InvalidShapeError(f"transposed convolution: empty output {out_spatial}")
     reduction = ci * int(np.prod(kernel))
-    if stride == 1 or dtype == "float16":
+    if stride == 1:
         x = input_stage(
             a, channels_first=first, before=[lo for lo, _ in pads],
             after=[hi for _, hi in pads], channels=channels, name="zero_insert_pad",
@@ -219,20 +234,29 @@ def conv_transpose_nd(
         for s, k in zip(spatial, kernel)
     ]
     margins = [_phase_padding(s, phases) for s, phases in zip(spatial, per_dim)]
-    x = input_stage(
-        a, channels_first=first, before=[lo for lo, _ in margins],
-        after=[hi for _, hi in margins], channels=channels,
-    )
-    parts = {
-        tuple(p.phase for p in combo): conv_reduce(
-            x, wt, out_spatial=[p.count for p in combo], kernel=[p.taps for p in combo],
+
+    def padded(name: str, always: bool = False) -> te.Tensor:
+        return input_stage(
+            a, channels_first=first, before=[lo for lo, _ in margins],
+            after=[hi for _, hi in margins], channels=channels, name=name, always=always,
+        )
+
+    private = dtype == "float16"  # per-reduction operands, see the module docstring
+    shared = None if private else padded("pad")
+    parts = {}
+    for combo in itertools.product(*([p for p in phases if p.taps] for phases in per_dim)):
+        suffix = "_".join(str(p.phase) for p in combo)
+        taps = [(p.first_tap, p.tap_step) for p in combo]
+        x, w = shared, wt
+        if private:
+            x, w = padded("pad_" + suffix, always=True), _phase_weight(wt, combo, "W_" + suffix)
+            taps = None
+        parts[tuple(p.phase for p in combo)] = conv_reduce(
+            x, w, out_spatial=[p.count for p in combo], kernel=[p.taps for p in combo],
             stride=1, dilation=[p.input_step for p in combo], layout=layout, dtype=dtype,
             acc_dtype=acc_dtype, origin=[p.offset + lo for p, (lo, _) in zip(combo, margins)],
-            taps=[(p.first_tap, p.tap_step) for p in combo],
-            name="C_" + "_".join(str(p.phase) for p in combo),
+            taps=taps, name="C_" + suffix,
         )
-        for combo in itertools.product(*([p for p in phases if p.taps] for phases in per_dim))
-    }
     if not parts:
         raise InvalidShapeError(
             f"transposed convolution: no kernel tap reaches any output (stride {stride}, "

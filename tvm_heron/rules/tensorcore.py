@@ -25,7 +25,8 @@ section 1's TensorCore structure, every free choice a sampling instruction:
    the cooperative fetches);
 5. accumulators in ``wmma.accumulator`` fragments (filled with zero, stored
    per warp into a shared tile and copied out cooperatively, the output
-   reshaping, cropping and epilogue fused into that copy);
+   reshaping, cropping and epilogue fused into that copy; with several
+   reductions they stay stages of their own, bound by ``RewriteUnboundBlock``);
 6. each input staged global -> shared (at the outer reduction level, rows
    padded by ``storage_align`` against bank conflicts, a cooperative fetch
    whose vector width is a ``SampleCategorical``) -> wmma fragments (at the
@@ -126,18 +127,23 @@ class TensorCoreRule(PyScheduleRule):
         self.unroll_max_steps = tuple(unroll_max_steps)
         self.max_innermost_factor = max_innermost_factor
         self.allow_padding = allow_padding
-        self.single_space = False
+        self.several_reductions = False
 
     def _initialize_with_tune_context(self, context) -> None:  # noqa: D401
         """Count the workload's multiply-accumulate blocks.
 
-        The target's limits become constraints of the space. MetaSchedule's
-        design spaces are the product of every block's alternatives: with
-        ``n`` such blocks (the output phases of a strided transposed
-        convolution) one space per fragment shape would make ``3 ** n``
-        spaces; with more than one block each gets the first shape only.
+        The target's limits become constraints of the space. With several
+        such blocks (the output phases of a strided transposed convolution):
+
+        * MetaSchedule's design spaces are the product of every block's
+          alternatives, and one space per fragment shape would make ``3 ** n``
+          spaces: each block gets the first shape only;
+        * a block's output feeds a stage that reads the others too, so its
+          copy out of shared memory stays a copy of the padded GEMM tile: the
+          crop inlined into it would be predicated, and the scope would lose
+          the region cover that the next block's ``reindex`` needs.
         """
-        self.single_space = multiply_accumulate_blocks(context.mod) > 1
+        self.several_reductions = multiply_accumulate_blocks(context.mod) > 1
 
     def clone(self) -> "TensorCoreRule":
         rule = TensorCoreRule(
@@ -149,7 +155,7 @@ class TensorCoreRule(PyScheduleRule):
             max_innermost_factor=self.max_innermost_factor,
             allow_padding=self.allow_padding,
         )
-        rule.single_space = self.single_space
+        rule.several_reductions = self.several_reductions
         return rule
 
     def is_applicable(self, sch: Schedule, block: SBlockRV) -> bool:
@@ -173,7 +179,7 @@ class TensorCoreRule(PyScheduleRule):
             branch_block = branch.get_sblock(sch.get(block).name_hint)
             self._schedule(branch, branch_block, form, shape)
             spaces.append(branch)
-            if self.single_space:
+            if self.several_reductions:
                 break
         return spaces or [sch]
 
@@ -240,8 +246,10 @@ class TensorCoreRule(PyScheduleRule):
         sch.reverse_compute_at(copy_out, block_loop, preserve_unit_loops=True)
         # The copy out of shared memory writes the operator's output directly:
         # the reshape back from the GEMM form, the crop of the padding and the
-        # element-wise epilogue all happen in it.
-        inline_consumers(sch, copy_out)
+        # element-wise epilogue all happen in it (one reduction only, see
+        # _initialize_with_tune_context).
+        if not self.several_reductions:
+            inline_consumers(sch, copy_out)
         inner = sch.get_loops(copy_out)[1:]
         if len(inner) > 1:
             sch.fuse(*inner)
