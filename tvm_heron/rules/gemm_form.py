@@ -254,19 +254,11 @@ def read_index(sch: Schedule, block: SBlockRV, name: str) -> int:
 
 
 def inline_producers(sch: Schedule, block: SBlockRV) -> None:
-    """Inline the chain of injective producers of ``block`` into it.
-
-    A producer that other blocks read too (the padded input shared by the
-    phases of a strided transposed convolution) stays: inlining it would
-    rewrite every consumer, and the other reductions would lose their
-    multiply-accumulate form before their turn to be scheduled.
-    """
+    """Inline the chain of injective producers of ``block`` into it."""
     progress = True
     while progress:
         progress = False
         for producer in sch.get_producers(block):
-            if len(sch.get_consumers(producer)) > 1:
-                continue
             try:
                 sch.compute_inline(producer)
             except ScheduleError:
