@@ -1,7 +1,8 @@
 """How many random points of a TensorCore space build, without a GPU: Heron vs MetaSchedule.
 
 For each fp16 operator (the first shape of each operator in the paper's
-TensorCore list, ``benchmarks/tensorcore_workloads.json``), draws N random points of
+TensorCore list, ``benchmarks/tensorcore_workloads.json``, and the first
+strided transposed conv), draws N random points of
 
 * Heron's CUDA space: the constraint solver's sampler, over the design
   spaces of the three wmma fragment shapes in turn;
@@ -45,14 +46,17 @@ WORKLOADS = Path(__file__).with_name("tensorcore_workloads.json")
 
 
 def paper_cases(ops: list[str] | None) -> list[tuple[str, str, tuple[int, ...]]]:
-    """(case name, op, shape): the first TensorCore case of each operator."""
-    suite = json.loads(WORKLOADS.read_text())["suites"]["tensorcore"]
+    """(case name, op, shape): the first TensorCore case of each operator, and of
+    transposed conv also the first strided one (one reduction per output phase)."""
+    workloads = json.loads(WORKLOADS.read_text())
     seen, cases = set(), []
-    for name, case in suite.items():
-        if case["op"] in seen or (ops and case["op"] not in ops):
+    for name, case in workloads["suites"]["tensorcore"].items():
+        op, shape = case["op"], tuple(case["shape"])
+        strided = op == "t2d" and shape[workloads["fields"][op].index("stride")] > 1
+        if (op, strided) in seen or (ops and op not in ops):
             continue
-        seen.add(case["op"])
-        cases.append((name, case["op"], tuple(case["shape"])))
+        seen.add((op, strided))
+        cases.append((name, op, shape))
     return cases
 
 

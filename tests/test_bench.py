@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -544,3 +545,15 @@ def test_merge_tuner_figures_sums_counts_and_seconds():
     assert merged["trials"] == 128 and merged["failed"] == 16 and merged["failed_share"] == 0.125
     assert merged["tuning_s"] == 30.0 and merged["strategy_s"] is None
     assert merged["runs"] == 2 and merged["resumed"] is False and merged["space"] == "heron"
+
+
+def test_tensorcore_validity_cases_cover_both_transposed_conv_forms():
+    """The first case of every operator, plus the first strided transposed conv (phase-wise)."""
+    spec = importlib.util.spec_from_file_location(
+        "tensorcore_validity", ROOT / "benchmarks" / "tensorcore_validity.py"
+    )
+    validity = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(validity)
+    assert [name for name, _, _ in validity.paper_cases(["t2d"])] == ["t2d.T1", "t2d.T2"]
+    cases = validity.paper_cases(None)
+    assert len(cases) == 10 and len({op for _, op, _ in cases}) == 9
