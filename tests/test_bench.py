@@ -168,6 +168,9 @@ def test_figures():
     assert figures.peak_ceiling(80.0) == pytest.approx(1.25)
     assert figures.peak_ceiling(None) is None and figures.peak_ceiling(0.0) is None
     assert figures.speedup(1.0, 2.0) == 2.0
+    # 1 GOP at 100 GOP/s on 2 cores: 10 ms in parallel (+ launch) or 20 ms on one core
+    assert figures.peak_bound_s(1e9, 100.0, cores=2, launch_s=1e-3) == pytest.approx(0.011)
+    assert figures.peak_bound_s(1e3, 100.0, cores=2, launch_s=1e-3) == pytest.approx(2e-8)
     assert figures.geomean([2.0, 8.0, None]) == pytest.approx(4.0)
     assert figures.geomean([None]) is None
 
@@ -557,3 +560,32 @@ def test_tensorcore_validity_cases_cover_both_transposed_conv_forms():
     assert [name for name, _, _ in validity.paper_cases(["t2d"])] == ["t2d.T1", "t2d.T2"]
     cases = validity.paper_cases(None)
     assert len(cases) == 10 and len({op for _, op, _ in cases}) == 9
+
+
+def test_bound_table_and_ceiling_script(tmp_path):
+    """The launch-aware ceiling: per case and geomean; the script with a given launch cost."""
+    lines = report.bound_table(fake_results(), "int8", 1e-6)
+    # 524288 ops at 900 GOP/s: 1.165 us on one core beats 1 us + 0.583 us on two
+    assert lines[2].startswith("| gemm.A | 2.0000 | 0.0012 |")
+    ceiling = 2e-3 / (524288 * 2 / 900e9)
+    assert lines[-1] == f"| **geomean** | | | **{ceiling:.2f}x** |"
+    assert report.bound_table(fake_results(), "float32", 1e-6)[-1].endswith("**n/a** |")
+    (tmp_path / "results.json").write_text(json.dumps(fake_results()))
+    script = textwrap.dedent(f"""
+        import sys
+        sys.argv = ["ceiling", {str(tmp_path / "results.json")!r}, "--launch-us", "1",
+                    "--out", {str(tmp_path / "c.md")!r}]
+        import runpy
+        runpy.run_path({str(ROOT / "benchmarks" / "ceiling.py")!r}, run_name="__main__")
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    text = (tmp_path / "c.md").read_text()
+    assert "Launch cost of a parallel loop: 1.00 us (given)." in text and "## int8" in text
+
+
+def test_launch_floor_is_measured():
+    from tvm_heron.bench.launch import launch_floor_s
+    from tvm_heron.target import host_target
+
+    floor = launch_floor_s(host_target(), threads=2, calls=100, repeats=2)
+    assert 0 < floor < 1e-3

@@ -31,6 +31,18 @@ def peak_ceiling(pct_peak: float | None) -> float | None:
     return 100.0 / pct_peak
 
 
+def peak_bound_s(ops: float, peak_gops: float, *, cores: int, launch_s: float) -> float:
+    """Least time of a kernel of ``ops`` operations at the measured compute peak.
+
+    It runs either serially, on one core (``peak / cores``), or in parallel on all
+    of them, paying ``launch_s``, what the thread pool's launch of a parallel loop
+    costs. Memory traffic is ignored, so the bound is optimistic for memory-bound
+    kernels.
+    """
+    peak = peak_gops * 1e9
+    return min(ops * cores / peak, launch_s + ops / peak)
+
+
 def speedup(ours_s: float | None, theirs_s: float | None) -> float | None:
     """How many times faster ours is (``theirs / ours``; > 1: we win)."""
     if ours_s is None or theirs_s is None or ours_s <= 0:

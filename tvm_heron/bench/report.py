@@ -29,7 +29,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .figures import geomean, peak_ceiling
+from .figures import geomean, peak_bound_s, peak_ceiling
 
 #: Version tag of the results format.
 SCHEMA = "tvm-heron-bench/1"
@@ -140,6 +140,29 @@ def _evolutionary_ceiling(case: Mapping) -> float | None:
     """Speedup over the evolutionary search's kernel of a kernel at the measured peak."""
     evo = case.get("candidates", {}).get("evolutionary", {})
     return peak_ceiling(evo.get("pct_peak")) if evo.get("status") == "ok" else None
+
+
+def bound_table(results: Mapping, dtype: str, launch_s: float) -> list[str]:
+    """Markdown lines: per case, the evolutionary search's time against the least time at
+    the measured peak with a parallel launch cost (:func:`~.figures.peak_bound_s`), and
+    the ratio, the most any tuner could gain over it; geomean row last."""
+    peak = results.get("peaks", {}).get("gops", {}).get(dtype)
+    cores = results.get("peaks", {}).get("threads") or results.get("machine", {}).get("cores_used")
+    lines = [
+        f"| case | evolutionary ms | bound ms (launch {launch_s * 1e6:.2f} us) | ceiling |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    ceilings = []
+    for case in results["cases"]:
+        evo = case.get("candidates", {}).get("evolutionary", {})
+        if case["dtype"] != dtype or evo.get("status") != "ok" or not peak or not cores:
+            continue
+        bound = peak_bound_s(case["flops"], peak, cores=cores, launch_s=launch_s)
+        ceilings.append(evo["median_s"] / bound)
+        lines.append(f"| {case['case']} | {_num(_ms(evo['median_s']), 4)} "
+                     f"| {_num(_ms(bound), 4)} | {_ratio(ceilings[-1])} |")
+    lines.append(f"| **geomean** | | | **{_ratio(geomean(ceilings))}** |")
+    return lines
 
 
 def losses(results: Mapping) -> list[str]:
