@@ -456,12 +456,16 @@ def check_outputs(out: Path, case_ids: list[str], dtypes: list[str]) -> dict:
     return results
 
 
-def test_pipeline_end_to_end_with_two_trials(tmp_path):
-    """The whole pipeline on int8 GEMM 32^3, 2 trials per tuner; a second run resumes."""
+def test_pipeline_end_to_end_with_eight_trials(tmp_path):
+    """The whole pipeline on int8 GEMM 32^3, 8 trials per tuner; a second run resumes.
+
+    8 trials, not fewer: a third or more of the candidates of MetaSchedule's own
+    VNNI space fail to build, and a run in which all of them fail has no kernel.
+    """
     from tvm_heron.bench.suite import run_suite
 
     case = profiles.Case("gemm.T32", "gemm", (32, 32, 32), "int8")
-    profile = profiles.Profile(name="tiny", cases=(case,), trials=2, trials_per_round=2, rounds=2,
+    profile = profiles.Profile(name="tiny", cases=(case,), trials=8, trials_per_round=8, rounds=2,
                                batch_seconds=0.02)
     run_suite(profile, tmp_path, seed=1)
     first = check_outputs(tmp_path, ["gemm.T32-int8"], ["int8"])
@@ -472,7 +476,7 @@ def test_pipeline_end_to_end_with_two_trials(tmp_path):
     second = check_outputs(tmp_path, ["gemm.T32-int8"], ["int8"])
     tuners = second["cases"][0]["tuners"]
     assert all(t["resumed"] for t in tuners.values())
-    assert [t["trials"] for t in tuners.values()] == [2, 2]
+    assert [t["trials"] for t in tuners.values()] == [8, 8]
     # Two seeds: the first run is the one above (resumed), the second is tuned now.
     run_suite(profile, tmp_path, seed=1, seeds=2, peaks=measured)
     third = check_outputs(tmp_path, ["gemm.T32-int8"], ["int8"])
@@ -480,7 +484,7 @@ def test_pipeline_end_to_end_with_two_trials(tmp_path):
     assert case["tuners"]["heron-cga@1"]["resumed"]
     assert not case["tuners"]["heron-cga@2"]["resumed"]
     assert (tmp_path / "work" / "gemm.T32-int8" / "evolutionary@2").is_dir()
-    assert case["tuners"]["heron-cga"]["trials"] == 4 and case["tuners"]["heron-cga"]["runs"] == 2
+    assert case["tuners"]["heron-cga"]["trials"] == 16 and case["tuners"]["heron-cga"]["runs"] == 2
     merged = case["candidates"]["heron-cga"]
     assert merged["seeds"] == [1, 2] and merged["status"] == "ok"
     assert sorted(merged["seed_median_s"]) == sorted(
