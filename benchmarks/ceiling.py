@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tvm_heron.bench.report import bound_table, dtypes_of
+from tvm_heron.bench.report import bound_table, cores_of, dtypes_of
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
         from tvm_heron.bench.launch import launch_floor_s  # pylint: disable=import-outside-toplevel
         from tvm_heron.target import host_target  # pylint: disable=import-outside-toplevel
 
-        threads = results.get("peaks", {}).get("threads") or 1
-        launch_s, how = launch_floor_s(host_target(), threads=threads), "measured now"
+        launch_s = launch_floor_s(host_target(), threads=cores_of(results) or 1)
+        how = "measured now"
     else:
         launch_s, how = args.launch_us * 1e-6, "given"
     text = [f"Launch cost of a parallel loop: {launch_s * 1e6:.2f} us ({how}).", ""]

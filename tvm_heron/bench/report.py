@@ -142,12 +142,17 @@ def _evolutionary_ceiling(case: Mapping) -> float | None:
     return peak_ceiling(evo.get("pct_peak")) if evo.get("status") == "ok" else None
 
 
+def cores_of(results: Mapping) -> int | None:
+    """The threads the run's kernels and peaks used (None if the results do not say)."""
+    return results.get("peaks", {}).get("threads") or results.get("machine", {}).get("cores_used")
+
+
 def bound_table(results: Mapping, dtype: str, launch_s: float) -> list[str]:
     """Markdown lines: per case, the evolutionary search's time against the least time at
     the measured peak with a parallel launch cost (:func:`~.figures.peak_bound_s`), and
     the ratio, the most any tuner could gain over it; geomean row last."""
     peak = results.get("peaks", {}).get("gops", {}).get(dtype)
-    cores = results.get("peaks", {}).get("threads") or results.get("machine", {}).get("cores_used")
+    cores = cores_of(results)
     lines = [
         f"| case | evolutionary ms | bound ms (launch {launch_s * 1e6:.2f} us) | ceiling |",
         "| --- | ---: | ---: | ---: |",

@@ -102,8 +102,7 @@ def input_stage(
         ci, *spatial = (int(x) for x in a.shape[1:])
     else:
         *spatial, ci = (int(x) for x in a.shape[1:])
-    plain_copy = not channels_first and insert == 1 and channels == ci
-    if plain_copy and not any(before) and not any(after) and not always:
+    if not (always or channels_first or insert != 1 or channels != ci or any(before) or any(after)):
         return a
     shape = [int(a.shape[0])]
     shape += [(s - 1) * insert + 1 + lo + hi for s, lo, hi in zip(spatial, before, after)]

@@ -246,11 +246,11 @@ def conv_transpose_nd(
     parts = {}
     for combo in itertools.product(*([p for p in phases if p.taps] for phases in per_dim)):
         suffix = "_".join(str(p.phase) for p in combo)
-        taps = [(p.first_tap, p.tap_step) for p in combo]
-        x, w = shared, wt
-        if private:
+        if private:  # the phase's taps are gathered into its own weight
             x, w = padded("pad_" + suffix, always=True), _phase_weight(wt, combo, "W_" + suffix)
             taps = None
+        else:
+            x, w, taps = shared, wt, [(p.first_tap, p.tap_step) for p in combo]
         parts[tuple(p.phase for p in combo)] = conv_reduce(
             x, w, out_spatial=[p.count for p in combo], kernel=[p.taps for p in combo],
             stride=1, dilation=[p.input_step for p in combo], layout=layout, dtype=dtype,
