@@ -13,8 +13,8 @@ from pathlib import Path
 
 import attrs
 
-#: Latency at or above which a record is a failure (MetaSchedule writes 1e10).
-FAILED_SECS = 1e9
+from ..outcome import latency_of
+
 #: The record file of a JSONDatabase work directory.
 RECORD_FILE = "database_tuning_record.json"
 
@@ -43,14 +43,6 @@ class RecordStats:
         return self.failed / self.trials if self.trials else None
 
 
-def record_latency(run_secs) -> float | None:
-    """Mean of ``run_secs``; None for a failure."""
-    secs = [float(s) for s in (run_secs or [])]
-    if not secs or max(secs) >= FAILED_SECS:
-        return None
-    return sum(secs) / len(secs)
-
-
 def record_stats(work_dir: str | Path) -> RecordStats:
     """The :class:`RecordStats` of a work directory (zeros where it has no database)."""
     path = Path(work_dir) / RECORD_FILE
@@ -59,7 +51,7 @@ def record_stats(work_dir: str | Path) -> RecordStats:
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
-                    latencies.append(record_latency(json.loads(line)[1][1]))
+                    latencies.append(latency_of(json.loads(line)[1][1]))
     ran = [s for s in latencies if s is not None]
     return RecordStats(trials=len(latencies), failed=len(latencies) - len(ran),
                        best_s=min(ran) if ran else None)

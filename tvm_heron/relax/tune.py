@@ -30,8 +30,9 @@ from tvm.s_tir.meta_schedule.utils import fork_seed
 from tvm.target import Target
 
 from ..builder import PersistentBuilder
+from ..database import workload_records
 from ..errors import HeronError
-from ..strategies.base import latency_of, workload_records
+from ..outcome import latency_of
 from ..tuning import cores_of, foreign_log_handlers_detached, make_strategy, require_device
 from . import measure, pipeline
 from .tasks import DEFAULT, HERON, TaskPlan, plan_tasks, space_generator

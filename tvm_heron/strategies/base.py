@@ -9,8 +9,18 @@ this base class turns them into MetaSchedule measure candidates:
 * in ``generate_measure_candidates`` it replays each proposed point (a point
   the replay repairs is rejected), applies the postprocessors, and drops
   duplicates; it returns ``None`` when the budget is spent or when the
-  strategy cannot find a new point, which ends the task cleanly;
-* every emitted candidate's point satisfies its constraint model (checked).
+  strategy cannot find a new point, which ends the task cleanly (a space
+  with no free decision is measured once);
+* every emitted candidate's point satisfies its constraint model (checked);
+* it tallies the measurements (:class:`~tvm_heron.outcome.FailureTally`) and
+  logs at the end of the task how many failed, why, and what to change.
+
+The protocol is MetaSchedule's: ``pre_tuning`` twice without ``post_tuning``,
+or ``post_tuning`` / ``generate_measure_candidates`` without ``pre_tuning``,
+raise ``ValueError`` as its own strategies do. Strategies are declared with
+:func:`heron_strategy` (``@derived_object`` that also remembers the wrapper
+class), so ``clone()`` works when MetaSchedule made the strategy from its
+name and no Python wrapper is left alive.
 """
 
 from __future__ import annotations
@@ -21,34 +31,40 @@ from collections.abc import Iterable
 
 import attrs
 import numpy as np
-from tvm_ffi import structural_hash
+from tvm.ir.utils import derived_object
 from tvm.s_tir import Schedule
 from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate, PySearchStrategy
+from tvm_ffi import structural_hash
 
-from ..errors import HeronError, InfeasibleSpaceError
+from ..database import workload_records
+from ..errors import HeronError
+from ..outcome import FailureTally, latency_of
 from ..progress import CLOCK, TuningProgress
 from ..space import analyze, postprocess, replay
+from .options import StrategyOptions
 
 logger = logging.getLogger(__name__)
 
-
-#: MetaSchedule records a failed build or run with run_secs of 1e10 or more.
-FAILED_SECS = 1e9
-
-
-def latency_of(run_secs) -> float | None:
-    """Mean of a record's or result's ``run_secs``; None for a failure (or none measured)."""
-    secs = [float(s) for s in (run_secs or [])]
-    if not secs or max(secs) >= FAILED_SECS:
-        return None
-    return float(np.mean(secs))
+#: A design space with at most this many points is enumerated once random
+#: draws stop finding new ones (see HeronStrategy.random_proposals).
+ENUMERATE_LIMIT = 4096
+#: A round gives up after this many rejected proposals per wanted candidate
+#: (plus 32): a space whose points all fail the postprocessors ends its task.
+MAX_REJECTED_PER_WANTED = 8
 
 
-def workload_records(database, mod) -> list:
-    """The tuning records of ``mod`` in ``database`` (failed ones included), in database order."""
-    digest = structural_hash(mod)
-    return [r for r in database.get_all_tuning_records() if structural_hash(r.workload.mod) == digest]
+def heron_strategy(cls):
+    """Declare a concrete Heron strategy: ``@derived_object``, remembering the wrapper class.
+
+    MetaSchedule holds a strategy made from its name (``strategy="heron-cga"``)
+    only as a C++ object: the Python wrapper that ``@derived_object`` makes
+    is garbage collected, and the instance's weak reference to it dies.
+    ``clone()`` therefore builds the new wrapper from the class recorded here.
+    """
+    wrapper = derived_object(cls)
+    cls._wrapper_class = wrapper
+    return wrapper
 
 
 @attrs.frozen
@@ -73,20 +89,25 @@ class HeronStrategy(PySearchStrategy):
 
     Parameters
     ----------
-    seed : int, optional
-        Seed of the strategy's random generator. ``None`` uses the tuning
-        context's ``rand_state`` (``tune_tir(..., seed=...)``).
+    **options
+        The fields of the class's :attr:`Options` (here
+        :class:`~tvm_heron.strategies.options.StrategyOptions`: ``seed``).
     """
 
-    def __init__(self, *, seed: int | None = None) -> None:
-        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-        self.seed = seed
+    #: The options class of the strategy; ``clone()`` passes the same options on.
+    Options = StrategyOptions
+    _wrapper_class = None  # set by heron_strategy on each concrete class
+
+    def __init__(self, **options) -> None:
+        self.options = self.Options(**options)
         self.context = None
         self.spaces: list = []
         self.rng: np.random.Generator | None = None
         self.emitted: list[Emitted] = []
+        self.tally = FailureTally()
+        self._tuning = False
         self._seen: set[int] = set()
+        self._enumeration: dict[int, list[Proposal]] = {}
         self._max_trials = 0
         self._per_iter = 0
         self._trials = 0
@@ -97,57 +118,87 @@ class HeronStrategy(PySearchStrategy):
         self.rounds: list[dict] = []
         self.records: list = []
 
+    @property
+    def seed(self) -> int | None:
+        """The seed option (None: the tuning context's ``rand_state``)."""
+        return self.options.seed
+
     # -- MetaSchedule interface -----------------------------------------------------------
     def _initialize_with_tune_context(self, context) -> None:
         self.context = context
 
     def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None, cost_model=None):
-        if max_trials < 1 or num_trials_per_iter < 1:
+        if self._tuning:
+            raise ValueError("`pre_tuning` is already invoked without corresponding `post_tuning`")
+        if max_trials < 0 or num_trials_per_iter < 1:
             raise ValueError(
-                f"max_trials ({max_trials}) and num_trials_per_iter ({num_trials_per_iter}) "
-                "must be positive"
+                f"max_trials ({max_trials}) must be >= 0 and num_trials_per_iter "
+                f"({num_trials_per_iter}) positive"
             )
+        if self.context is None:
+            raise ValueError("the strategy has no tuning context: pass it to a TuneContext first")
+        self._tuning = True
         ctx = self.context
         seed = self.seed if self.seed is not None else max(int(ctx.rand_state), 0)
         self.rng = np.random.default_rng(seed)
         self._max_trials, self._per_iter, self._trials = int(max_trials), int(num_trials_per_iter), 0
         self._database, self._cost_model = database, cost_model
+        self.emitted, self.rounds, self.tally = [], [], FailureTally()
+        self._enumeration = {}
+        self.progress = TuningProgress(self._max_trials, str(ctx.task_name or "task"))
+        if self._max_trials == 0:
+            self.spaces, self.records, self._seen = [], [], set()
+            return
+        start = time.perf_counter()
         self.spaces = self._analyze(design_spaces)
         # Read once: deduplication and the guided strategies' warm start both use them.
         self.records = workload_records(database, ctx.mod) if database is not None else []
         self._seen = self._measured_hashes()
-        self.emitted = []
-        self.rounds = []
-        self.progress = TuningProgress(self._max_trials, str(ctx.task_name or "task"))
-        start = time.perf_counter()
-        self._on_pre_tuning()
+        if self.spaces:
+            self._on_pre_tuning()
         CLOCK.add("search", time.perf_counter() - start)
 
     def post_tuning(self) -> None:
-        self._on_post_tuning()
+        if not self._tuning:
+            raise ValueError("`post_tuning` is invoked without corresponding `pre_tuning`")
+        self._tuning = False
+        if self.spaces:
+            self._on_post_tuning()
         if self.progress is not None:
             self.progress.close()
+        self._log_summary()
 
     def generate_measure_candidates(self):
+        if not self._tuning:
+            raise ValueError("`generate_measure_candidates` is invoked before `pre_tuning`")
         remaining = self._max_trials - self._trials
-        if remaining <= 0:
+        if remaining <= 0 or not self.spaces:
             return None
         want = min(self._per_iter, remaining)
         self.progress.round_started()
         start = time.perf_counter()
         candidates, self._proposed = [], 0
-        for proposal in self._propose(want):
-            if len(candidates) == want:
+        proposals = iter(self._propose(want))
+        rejected, patience = 0, MAX_REJECTED_PER_WANTED * want + 32
+        while len(candidates) < want and rejected < patience:
+            # Pull a proposal only when a candidate is still wanted: a pulled one
+            # counts as proposed (random_proposals marks it) and must be tried.
+            proposal = next(proposals, None)
+            if proposal is None:
                 break
             self._proposed += 1
             sch = self._materialize(proposal)
             if sch is None:
+                rejected += 1
                 continue
             self.emitted.append(Emitted(proposal, sch))
             candidates.append(MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, True)))
         CLOCK.add("search", time.perf_counter() - start)
         if not candidates:
-            logger.info("no new valid candidate could be found: the search ends")
+            logger.info(
+                "task %s: no new valid candidate (%d proposals rejected): the search ends",
+                self.context.task_name, rejected,
+            )
             return None
         self._trials += len(candidates)
         return candidates
@@ -155,6 +206,11 @@ class HeronStrategy(PySearchStrategy):
     def notify_runner_results(self, measure_candidates, results) -> None:
         start = time.perf_counter()
         latencies = [latency_of(r.run_secs) if r.error_msg is None else None for r in results]
+        for result, latency in zip(results, latencies):
+            kind = self.tally.add(result.error_msg, latency)
+            if kind is not None and self.tally.counts[kind] == 1:
+                logger.warning("first %s of task %s: %s", kind.value, self.context.task_name,
+                               str(result.error_msg).strip()[:2000])
         self._on_results(measure_candidates, latencies)
         CLOCK.add("search", time.perf_counter() - start)
         self.rounds.append(
@@ -167,20 +223,17 @@ class HeronStrategy(PySearchStrategy):
         )
 
     def clone(self):
-        # ``self`` is the Python instance inside a ``@derived_object`` wrapper;
-        # MetaSchedule needs a new wrapper, of the wrapper's class.
-        return type(self._outer())(**self._init_kwargs())
+        # A new wrapper of this strategy's class with the same options; the
+        # wrapper of ``self`` may be gone (see heron_strategy).
+        return type(self)._wrapper_class(**self.options.to_kwargs())
 
     # -- for subclasses ---------------------------------------------------------------------
-    def _init_kwargs(self) -> dict:
-        return {"seed": self.seed}
-
     def _propose(self, n: int) -> Iterable[Proposal]:
         """Yield proposals, most wanted first; the base class keeps the first ``n`` new ones."""
         raise NotImplementedError
 
     def _on_pre_tuning(self) -> None:
-        """Hook after the spaces are analysed."""
+        """Hook after the spaces are analysed (only when one is usable)."""
 
     def _on_post_tuning(self) -> None:
         """Hook at the end of tuning."""
@@ -192,6 +245,47 @@ class HeronStrategy(PySearchStrategy):
     def proposal(self, space: int, point: dict) -> Proposal:
         """A :class:`Proposal` with its dedup key."""
         return Proposal(space, point, (space, self.spaces[space].model.as_tuple(point)))
+
+    def random_proposals(self, n: int, skip: set) -> Iterable[Proposal]:
+        """Constrained random proposals whose keys are not in ``skip`` (updated as they are yielded).
+
+        Draws ``n`` points spread over the spaces, in random order, again and
+        again. A draw of a small space repeats points; once one brings fewer
+        than half of ``n`` new points, the spaces that have at most
+        :data:`ENUMERATE_LIMIT` points are enumerated and their unseen points
+        follow in random order, so that a batch is short only when the space
+        is exhausted. A draw that brings nothing new ends the proposals.
+        """
+        per_space = -(-n // len(self.spaces))
+        while True:
+            drawn = {}
+            for index, space in enumerate(self.spaces):
+                for point in space.solver.sample(per_space, rng=self.rng):
+                    proposal = self.proposal(index, point)
+                    if proposal.key not in skip:
+                        drawn.setdefault(proposal.key, proposal)
+            if len(drawn) * 2 < n:
+                for index in range(len(self.spaces)):
+                    for proposal in self._enumerated(index):
+                        if proposal.key not in skip:
+                            drawn.setdefault(proposal.key, proposal)
+            if not drawn:
+                return
+            drawn = list(drawn.values())
+            for i in self.rng.permutation(len(drawn)):
+                # Marked when yielded: the caller may stop before the end of a draw.
+                skip.add(drawn[i].key)
+                yield drawn[i]
+
+    def _enumerated(self, index: int) -> list[Proposal]:
+        """Every point of space ``index`` when it has at most ENUMERATE_LIMIT (else none); cached."""
+        if index not in self._enumeration:
+            try:
+                points = self.spaces[index].solver.enumerate_all(limit=ENUMERATE_LIMIT, time_limit_s=5.0)
+            except (ValueError, TimeoutError):
+                points = []
+            self._enumeration[index] = [self.proposal(index, p) for p in points]
+        return self._enumeration[index]
 
     def _analyze(self, design_spaces) -> list:
         spaces = []
@@ -206,10 +300,21 @@ class HeronStrategy(PySearchStrategy):
                 continue
             spaces.append(space)
         if not spaces:
-            raise InfeasibleSpaceError(
-                "no design space has a feasible point; see tvm_heron.space.analyze(...).model.dump()"
+            # As MetaSchedule's strategies do when no candidate survives: the task
+            # ends without a measurement; other tasks of the run go on.
+            logger.error(
+                "task %s: no design space has a feasible point, nothing to measure; see "
+                "tvm_heron.space.analyze(...).model.dump()", self.context.task_name,
             )
         return spaces
+
+    def _log_summary(self) -> None:
+        """Say how the task's measurements went; a warning when every one failed."""
+        name = self.context.task_name if self.context is not None else "task"
+        if self.tally.measured and not self.tally.valid:
+            logger.warning("task %s: %s", name, self.tally.summary())
+        elif self.tally.failed:
+            logger.info("task %s: %s", name, self.tally.summary())
 
     def _materialize(self, proposal: Proposal) -> Schedule | None:
         space = self.spaces[proposal.space]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from tvm.ir.utils import derived_object
 
 from ..search import ConstrainedCrossover, Individual
+from .base import heron_strategy
 from .genetic import GeneticStrategy
-from .guided import _positive
+from .options import CgaOptions
 
 
-@derived_object
+@heron_strategy
 class ConstrainedGA(GeneticStrategy):
     """Constrained genetic algorithm (``strategy="heron-cga"``).
 
@@ -25,31 +25,18 @@ class ConstrainedGA(GeneticStrategy):
 
     Parameters
     ----------
-    key_ratio : float
-        Share of variables treated as key variables, in (0, 1] (Heron: 0.2).
-    n_mutate : int
-        Key variables freed (mutated) in each crossover.
-    **kwargs
-        See :class:`~tvm_heron.strategies.genetic.GeneticStrategy` (``n_select``,
-        ``generations``) and :class:`~tvm_heron.strategies.guided.ModelGuidedStrategy`
-        (``seed``, ``population_size``, ``top_k``, ``epsilon``, ``fitness``).
+    **options
+        The fields of :class:`~tvm_heron.strategies.options.CgaOptions`:
+        ``key_ratio``, ``n_mutate``, the genetic ``n_select``, ``generations``,
+        and the model-guided ``seed``, ``population_size``, ``top_k``,
+        ``epsilon``, ``fitness``.
     """
 
-    def __init__(self, *, key_ratio: float = 0.2, n_mutate: int = 1, **kwargs) -> None:
-        super().__init__(**kwargs)
-        _positive("n_mutate", n_mutate, 0)
-        if not 0.0 < float(key_ratio) <= 1.0:
-            raise ValueError(f"key_ratio must be in (0, 1], got {key_ratio!r}")
-        self.key_ratio = float(key_ratio)
-        self.n_mutate = n_mutate
-        self._operators: list[ConstrainedCrossover] = []
+    Options = CgaOptions
 
-    def _init_kwargs(self) -> dict:
-        return {
-            **super()._init_kwargs(),
-            "key_ratio": self.key_ratio,
-            "n_mutate": self.n_mutate,
-        }
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._operators: list[ConstrainedCrossover] = []
 
     def _retrain(self) -> None:
         super()._retrain()
@@ -57,10 +44,10 @@ class ConstrainedGA(GeneticStrategy):
         self._operators = []
         for space, model in zip(self.spaces, self.models):
             keys = space.model.keys
-            chosen = model.key_indices(self.key_ratio, self.rng, n_features=len(keys)) if keys else []
+            chosen = model.key_indices(self.options.key_ratio, self.rng, n_features=len(keys)) if keys else []
             key_vars = [keys[int(i)] for i in chosen]
             self._operators.append(
-                ConstrainedCrossover(space.solver, key_vars, n_mutate=min(self.n_mutate, len(key_vars)))
+                ConstrainedCrossover(space.solver, key_vars, n_mutate=min(self.options.n_mutate, len(key_vars)))
             )
 
     def _breed(self, first: Individual, second: Individual, rng: np.random.Generator):

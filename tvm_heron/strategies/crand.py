@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tvm.ir.utils import derived_object
+from .base import HeronStrategy, heron_strategy
+from .options import RandomOptions
 
-from .base import HeronStrategy
 
-
-@derived_object
+@heron_strategy
 class ConstrainedRandom(HeronStrategy):
     """Each round, feasible points drawn at random from the constraint models.
 
@@ -17,26 +16,21 @@ class ConstrainedRandom(HeronStrategy):
 
     Parameters
     ----------
-    seed : int, optional
-        See :class:`~tvm_heron.strategies.base.HeronStrategy`.
-    oversample : int
-        Points drawn per wanted candidate (duplicates and points measured
-        before are dropped); at least 1.
+    **options
+        The fields of :class:`~tvm_heron.strategies.options.RandomOptions`
+        (``seed``, ``oversample``).
     """
 
-    def __init__(self, *, seed: int | None = None, oversample: int = 2) -> None:
-        super().__init__(seed=seed)
-        if oversample < 1:
-            raise ValueError(f"oversample must be >= 1, got {oversample}")
-        self.oversample = oversample
+    Options = RandomOptions
 
-    def _init_kwargs(self) -> dict:
-        return {"seed": self.seed, "oversample": self.oversample}
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._drawn: set[tuple] = set()
+
+    def _on_pre_tuning(self) -> None:
+        self._drawn = set()
 
     def _propose(self, n: int):
-        per_space = -(-n * self.oversample // len(self.spaces))
-        drawn = []
-        for index, space in enumerate(self.spaces):
-            drawn.extend(self.proposal(index, p) for p in space.solver.sample(per_space, rng=self.rng))
-        order = self.rng.permutation(len(drawn))
-        return [drawn[i] for i in order]
+        # Proposals of earlier rounds are skipped: the base class measured or
+        # rejected them. Drawing goes on until the batch is full or nothing new comes.
+        return self.random_proposals(n * self.options.oversample, self._drawn)

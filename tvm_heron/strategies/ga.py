@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from tvm.ir.utils import derived_object
 
 from ..search import Individual, OnePointCrossover, RandomMutation
+from .base import heron_strategy
 from .genetic import GeneticStrategy
+from .options import GaOptions
 
 
-@derived_object
+@heron_strategy
 class UnconstrainedGA(GeneticStrategy):
     """A classic GA over the same space: one-point crossover and random mutation.
 
@@ -19,27 +20,24 @@ class UnconstrainedGA(GeneticStrategy):
 
     Parameters
     ----------
-    mutation_rate : float
-        Probability of each variable to mutate, in [0, 1].
-    **kwargs
-        See :class:`~tvm_heron.strategies.genetic.GeneticStrategy`.
+    **options
+        The fields of :class:`~tvm_heron.strategies.options.GaOptions`
+        (``mutation_rate`` and those of the genetic strategies).
     """
 
-    def __init__(self, *, mutation_rate: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        if not 0.0 <= float(mutation_rate) <= 1.0:
-            raise ValueError(f"mutation_rate must be in [0, 1], got {mutation_rate!r}")
-        self.mutation_rate = float(mutation_rate)
+    Options = GaOptions
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
         self.children = 0
         self.invalid_children = 0
 
-    def _init_kwargs(self) -> dict:
-        return {**super()._init_kwargs(), "mutation_rate": self.mutation_rate}
-
     def _breed(self, first: Individual, second: Individual, rng: np.random.Generator):
         space = self.spaces[first.space]
+        if not space.model.keys:
+            return None  # a space with no free decision has one program: nothing to breed
         child = OnePointCrossover(space.model.keys)([first.point, second.point], rng)
-        child = RandomMutation(space.model, rate=self.mutation_rate)([child], rng)
+        child = RandomMutation(space.model, rate=self.options.mutation_rate)([child], rng)
         self.children += 1
         if child is None or not space.model.is_feasible(child):
             self.invalid_children += 1

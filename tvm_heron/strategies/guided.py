@@ -29,17 +29,12 @@ from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate
 
 from ..errors import HeronError
 from ..search import Individual, KnobModel, epsilon_greedy
+from ..outcome import latency_of
 from ..space import postprocess, replay
-from .base import HeronStrategy, latency_of
+from .base import HeronStrategy
+from .options import GuidedOptions
 
 logger = logging.getLogger(__name__)
-
-FITNESS_MODELS = ("knob", "tvm")
-
-
-def _positive(name: str, value, minimum=1) -> None:
-    if not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 class ModelGuidedStrategy(HeronStrategy):
@@ -47,52 +42,19 @@ class ModelGuidedStrategy(HeronStrategy):
 
     Parameters
     ----------
-    seed : int, optional
-        Seed of the random generator (see :class:`HeronStrategy`).
-    population_size : int
-        Individuals per generation (Heron: 200).
-    top_k : int
-        Best measured programs injected into each round's population (Heron: 32).
-    epsilon : float
-        Share of each round's measurements picked at random rather than by
-        predicted fitness, in [0, 1].
-    fitness : str
-        ``"knob"`` or ``"tvm"``, see the module docstring.
+    **options
+        The fields of :class:`~tvm_heron.strategies.options.GuidedOptions`
+        (``seed``, ``population_size``, ``top_k``, ``epsilon``, ``fitness``).
     """
 
-    def __init__(
-        self,
-        *,
-        seed: int | None = None,
-        population_size: int = 200,
-        top_k: int = 32,
-        epsilon: float = 0.05,
-        fitness: str = "knob",
-    ) -> None:
-        super().__init__(seed=seed)
-        _positive("population_size", population_size, 2)
-        _positive("top_k", top_k, 0)
-        if not 0.0 <= float(epsilon) <= 1.0:
-            raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
-        if fitness not in FITNESS_MODELS:
-            raise ValueError(f"fitness must be one of {FITNESS_MODELS}, got {fitness!r}")
-        self.population_size = population_size
-        self.top_k = top_k
-        self.epsilon = float(epsilon)
-        self.fitness_kind = fitness
+    Options = GuidedOptions
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
         self.measured: dict[tuple, float | None] = {}  # individual key -> latency (None: failed)
         self.models: list[KnobModel] = []
         self.survivors: list[Individual] = []
         self._sch_cache: dict[tuple, Schedule | None] = {}
-
-    def _init_kwargs(self) -> dict:
-        return {
-            "seed": self.seed,
-            "population_size": self.population_size,
-            "top_k": self.top_k,
-            "epsilon": self.epsilon,
-            "fitness": self.fitness_kind,
-        }
 
     # -- lifecycle ---------------------------------------------------------------------
     def _on_pre_tuning(self) -> None:
@@ -124,7 +86,7 @@ class ModelGuidedStrategy(HeronStrategy):
 
     # -- fitness -----------------------------------------------------------------------------
     def _retrain(self) -> None:
-        if self.fitness_kind != "knob":
+        if self.options.fitness != "knob":
             return
         good = [v for v in self.measured.values() if v is not None]
         best = min(good) if good else None
@@ -140,7 +102,7 @@ class ModelGuidedStrategy(HeronStrategy):
     def fitness(self, individuals) -> np.ndarray:
         """Predicted fitness (>= 0, higher is better) of individuals of any space."""
         scores = np.zeros(len(individuals))
-        if self.fitness_kind == "tvm":
+        if self.options.fitness == "tvm":
             return self._tvm_fitness(individuals)
         by_space: dict[int, list[int]] = {}
         for i, ind in enumerate(individuals):
@@ -186,7 +148,7 @@ class ModelGuidedStrategy(HeronStrategy):
         """The ``top_k`` best measured programs."""
         good = sorted((lat, key) for key, lat in self.measured.items() if lat is not None)
         out = []
-        for _, key in good[: self.top_k]:
+        for _, key in good[: self.options.top_k]:
             space = self.spaces[key[0]]
             out.append(self.individual(key[0], space.model.from_tuple(key[1])))
         return out
@@ -209,15 +171,15 @@ class ModelGuidedStrategy(HeronStrategy):
         pool, scores = self._search(n)
         fresh = [i for i, ind in enumerate(pool) if ind.key not in self.measured]
         order = epsilon_greedy(
-            [float(scores[i]) for i in fresh], min(len(fresh), 2 * n), epsilon=self.epsilon, rng=self.rng
+            [float(scores[i]) for i in fresh], min(len(fresh), 2 * n), epsilon=self.options.epsilon, rng=self.rng
         )
+        proposed = set(self.measured)
         for j in order:
             ind = pool[fresh[j]]
+            proposed.add(ind.key)
             yield self.proposal(ind.space, ind.point)
         # Too few new programs in the pool (a small space, or many duplicates): fill at random.
-        for ind in self.random_individuals(2 * n):
-            if ind.key not in self.measured:
-                yield self.proposal(ind.space, ind.point)
+        yield from self.random_proposals(2 * n, proposed)
 
     def best_latency(self) -> float:
         """Best latency measured so far (inf if none)."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from tvm.ir.utils import derived_object
 
 from ..search import ConstrainedMutation, anneal
-from .guided import ModelGuidedStrategy, _positive
+from .base import heron_strategy
+from .guided import ModelGuidedStrategy
+from .options import SaOptions
 
 
-@derived_object
+@heron_strategy
 class SimulatedAnnealing(ModelGuidedStrategy):
     """Parallel annealing chains on the fitness model's prediction.
 
@@ -19,27 +20,16 @@ class SimulatedAnnealing(ModelGuidedStrategy):
 
     Parameters
     ----------
-    n_chains : int
-        Chains per round.
-    steps : int
-        Steps per chain per round.
-    **kwargs
-        See :class:`~tvm_heron.strategies.guided.ModelGuidedStrategy`.
+    **options
+        The fields of :class:`~tvm_heron.strategies.options.SaOptions`
+        (``n_chains``, ``steps`` and those of the model-guided strategies).
     """
 
-    def __init__(self, *, n_chains: int = 16, steps: int = 40, **kwargs):
-        super().__init__(**kwargs)
-        _positive("n_chains", n_chains)
-        _positive("steps", steps)
-        self.n_chains = n_chains
-        self.steps = steps
-
-    def _init_kwargs(self) -> dict:
-        return {**super()._init_kwargs(), "n_chains": self.n_chains, "steps": self.steps}
+    Options = SaOptions
 
     def _search(self, n: int):
-        starts = (self.elite() + self.survivors)[: self.n_chains // 2]
-        starts += self.random_individuals(self.n_chains - len(starts))
+        starts = (self.elite() + self.survivors)[: self.options.n_chains // 2]
+        starts += self.random_individuals(self.options.n_chains - len(starts))
         pool, scores = [], []
         for index, space in enumerate(self.spaces):
             chains = [s.point for s in starts if s.space == index]
@@ -51,12 +41,12 @@ class SimulatedAnnealing(ModelGuidedStrategy):
                 score=lambda points, i=index: self.fitness([self.individual(i, p) for p in points]),
                 neighbour=lambda point, rng, m=move: m([point], rng),
                 rng=self.rng,
-                steps=self.steps,
+                steps=self.options.steps,
             )
             for point, score in visited:
                 pool.append(self.individual(index, point))
                 scores.append(score)
         scores = np.asarray(scores, dtype=float)
         order = np.argsort(-scores, kind="stable")
-        self.survivors = [pool[i] for i in order[: self.n_chains // 2] if pool[i].key not in self.measured]
+        self.survivors = [pool[i] for i in order[: self.options.n_chains // 2] if pool[i].key not in self.measured]
         return pool, scores
