@@ -8,10 +8,33 @@ from tvm.s_tir import meta_schedule as ms
 import tvm_heron  # noqa: F401  (registers the intrinsic and the strategies)
 from tvm_heron.ops import make_workload
 from tvm_heron.space import analyze, heron_space
-from tvm_heron.target import VNNI_FEATURE, has_feature, host_target
+from tvm.target import Target
+
+from tvm_heron import isa
+from tvm_heron.target import instruction_set, missing_host_features, host_target
 
 HOST = host_target()
-HAS_VNNI = has_feature(HOST, VNNI_FEATURE)
+#: The host's instruction-set description: tests derive what they expect from it.
+HOST_ISA = instruction_set(HOST)
+HAS_VNNI = HOST_ISA.name == "avx512_vnni"
+
+
+def isa_target(description, cores: int = 2) -> Target:
+    """An llvm target of the example CPU of an instruction-set description (any host builds it)."""
+    if description.arch == "aarch64":
+        triple, mattr = description.example_cpu.split(" ")
+        return Target({"kind": "llvm", "mtriple": triple, "mattr": mattr.split(","), "num-cores": cores})
+    return Target({"kind": "llvm", "mcpu": description.example_cpu, "num-cores": cores})
+
+
+def runs_here(target) -> bool:
+    """Whether this machine can execute code built for ``target``."""
+    return not missing_host_features(target)
+
+
+def host_intrinsic(dtype: str) -> str:
+    """The name of the host's (first) intrinsic for ``dtype``."""
+    return HOST_ISA.intrinsics_for(dtype)[0].name
 
 
 def design_spaces(workload, target=HOST):
@@ -23,11 +46,17 @@ def design_spaces(workload, target=HOST):
     return mod, ctx, list(ctx.generate_design_space())
 
 
-def space_models(op, shape, dtype="int8", **options):
+def space_models(op, shape, dtype="int8", target=None, **options):
     """The SpaceModel of each Heron design space of an operator (options: make_workload's)."""
+    target = HOST if target is None else target
     workload = make_workload(op, shape, dtype, **options)
-    mod, ctx, spaces = design_spaces(workload)
-    return workload, mod, ctx, [analyze(s, mod, HOST) for s in spaces]
+    mod, ctx, spaces = design_spaces(workload, target)
+    return workload, mod, ctx, [analyze(s, mod, target) for s in spaces]
+
+
+#: Every described instruction set, as pytest parameters (ids: their names).
+ALL_ISAS = list(isa.INSTRUCTION_SETS)
+ISA_IDS = [d.name for d in ALL_ISAS]
 
 
 def context(strategy, shape=(64, 64, 64), layout="packed"):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from helpers import HOST
+from helpers import HOST, HOST_ISA
+from test_intrinsics import _tensorized
 from tvm.s_tir import meta_schedule as ms
 
 from tvm_heron.builder import PersistentBuilder
 from tvm_heron.ops import gemm as gemm_ops
-from test_intrinsic_vnni import _tensorized
 
 
 def test_builds_and_reports_failures_in_order():
-    good = _tensorized(gemm_ops.gemm_packed(32, 32, 32, "int8"))
-    bad = _tensorized(gemm_ops.gemm_plain(32, 32, 32, "int8"))  # strided weight tile
+    intrinsic = HOST_ISA.intrinsics_for("int8")[0]  # the host's: any CPU builds its own
+    good = _tensorized(gemm_ops.gemm_packed(32, 32, 32, "int8"), intrinsic)
+    bad = _tensorized(gemm_ops.gemm_plain(32, 32, 32, "int8"), intrinsic)  # strided weight tile
     builder = PersistentBuilder(max_workers=1, timeout_sec=120)
     inputs = [ms.builder.BuilderInput(m, HOST) for m in (good, bad, good)]
     first = builder.build(inputs)

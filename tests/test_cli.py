@@ -10,6 +10,9 @@ import pytest
 
 from tvm_heron.cli import EXIT_BAD_INPUT, main
 
+CASCADELAKE = '{"kind":"llvm","mcpu":"cascadelake"}'
+AARCH64 = '{"kind":"llvm","mtriple":"aarch64-linux-gnu","mattr":["+neon","+dotprod","+i8mm"]}'
+
 
 @pytest.mark.parametrize(
     "argv, message",
@@ -20,14 +23,19 @@ from tvm_heron.cli import EXIT_BAD_INPUT, main
         (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float64"], "not 'float64'"),
         (["--op", "gemm", "--shape", "64,64,64", "--dtype", "float16"], "TensorCore only"),
         (
-            ["--op", "gemm", "--shape", "64,64,64", "--dtype", "float32", "--target", '{"kind":"llvm","mcpu":"haswell"}'],
-            "has no AVX-512 (avx512f)",
+            ["--op", "gemm", "--shape", "64,64,64", "--target", '{"kind":"llvm","mcpu":"sandybridge"}'],
+            "CPU sandybridge (x86_64) has none of the instruction sets",
         ),
         (["--op", "t2d", "--shape", "1,6,6,32,16,3,3,2,3,1,0"], "at most dilation*(KH-1) = 2"),
         (
-            ["--op", "gemm", "--shape", "64,64,64", "--target", '{"kind":"llvm","mcpu":"skylake-avx512"}'],
-            "has no AVX-512 VNNI",
+            ["--op", "gemm", "--shape", "64,64,64", "--dtype", "float32", "--int8-range", "u7"],
+            "means nothing for float32",
         ),
+        (
+            ["--op", "gemm", "--shape", "64,64,64", "--int8-range", "u7", "--target", CASCADELAKE],
+            "--int8-range u7 means nothing on cascadelake",
+        ),
+        (["--op", "gemm", "--shape", "64,64,64", "--target", AARCH64], "can be built here but not run"),
         (["--op", "gemm", "--shape", "64,64,64", "--trials", "0"], "--trials must be positive"),
         (["--op", "gemm", "--shape", "64,64,64", "--strategy", "magic"], "unknown strategy 'magic'"),
         (["--op", "gemm", "--shape", "64,64,64", "--target", "not-a-target"], "cannot parse target"),
@@ -39,10 +47,33 @@ def test_bad_input(argv, message, capsys, tmp_path):
     assert message in capsys.readouterr().err
 
 
-def test_no_vnni_error_suggests_fallback(capsys, tmp_path):
-    target = '{"kind":"llvm","mcpu":"skylake-avx512"}'
+def test_cpu_without_a_described_set_error_suggests_fallback(capsys, tmp_path):
+    target = '{"kind":"llvm","mcpu":"sandybridge"}'
     main(["tune", "--op", "gemm", "--shape", "64,64,64", "--target", target, "--work-dir", str(tmp_path)])
-    assert "--space default" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--space default" in err and "avx2 (avx2+fma)" in err
+
+
+@pytest.mark.parametrize("target, name", [
+    ('{"kind":"llvm","mcpu":"znver3"}', "avx2"), ('{"kind":"llvm","mcpu":"alderlake"}', "avx_vnni"),
+    ('{"kind":"llvm","mcpu":"skylake-avx512"}', "avx512"), (CASCADELAKE, "avx512_vnni"),
+    (AARCH64, "neon_i8mm"),
+])
+def test_space_and_info_accept_any_described_target(capsys, tmp_path, target, name):
+    """Built, never run: the target's own description, whatever this machine is."""
+    assert main(["info", "--target", target, "--json", str(tmp_path / "i.json")]) == 0
+    assert json.loads((tmp_path / "i.json").read_text())["instruction_set"] == name
+    assert main(["space", "--op", "gemm", "--shape", "32,32,32", "--target", target]) == 0
+    assert capsys.readouterr().out.count("# design space") == 6
+
+
+def test_info_of_this_machine(capsys):
+    from helpers import HOST_ISA
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"instruction set: {HOST_ISA.name}" in out
+    assert HOST_ISA.intrinsics_for("int8")[0].name in out
 
 
 def test_space_prints_the_constraint_model(capsys):
@@ -60,7 +91,6 @@ def test_module_entry_point_help():
     assert "quickstart" in done.stdout
 
 
-@pytest.mark.vnni
 def test_tune_writes_summary_and_kernel_is_exact(tmp_path):
     """A real (short) tuning run through the CLI; every measured point was feasible."""
     summary = tmp_path / "g.json"

@@ -7,19 +7,29 @@ import pytest
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
+from tvm_heron import isa
+from tvm_heron.annotations import AUTO_TENSORIZE
+from tvm_heron.errors import UnsupportedTargetError
 from tvm_heron.ops import make_workload
-from tvm_heron.rules.dlboost import AUTO_TENSORIZE, DLBoostRule
+from tvm_heron.rules.dlboost import DLBoostRule
 
-from helpers import HOST, design_spaces
+from helpers import ALL_ISAS, HOST, ISA_IDS, design_spaces, isa_target
 
 
 def _kinds(sch):
     return [inst.kind.name for inst in sch.trace.insts]
 
 
+def _tensorized_with(sch):
+    return [str(i.inputs[1]).strip('"') for i in sch.trace.insts
+            if i.kind.name == "Annotate" and str(i.attrs[0]) == AUTO_TENSORIZE]
+
+
+@pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
 @pytest.mark.parametrize("layout", ["packed", "plain"])
-def test_one_space_per_write_back_level(layout):
-    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "int8", layout=layout))
+def test_one_space_per_write_back_level(layout, description):
+    target = isa_target(description)
+    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "int8", layout=layout), target)
     # write-back at spatial tile level 1 and 2, then no output cache (the GEMM writes the
     # kernel's output): each parallel and (a small GEMM) single-threaded
     assert len(spaces) == 6
@@ -27,7 +37,7 @@ def test_one_space_per_write_back_level(layout):
     assert [_kinds(sch).count("Parallel") - packing for sch in spaces] == [1, 0, 1, 0, 1, 0]
     for index, sch in enumerate(spaces):
         kinds = _kinds(sch)
-        # i and j/16 in 4 levels, k/4 in 2 levels: three perfect tiles, one unroll choice.
+        # i and j/lanes in 4 levels, k/4 in 2 levels: three perfect tiles, one unroll choice.
         assert kinds.count("SamplePerfectTile") == 3
         assert kinds.count("SampleCategorical") == 1
         assert kinds.count("Blockize") == 1
@@ -39,6 +49,7 @@ def test_one_space_per_write_back_level(layout):
         assert "C_o" in _block_names(sch.mod)
         if layout == "plain":
             assert "TransformLayout" in kinds  # weight packed inside the kernel
+        assert _tensorized_with(sch) == [description.intrinsics_for("int8")[0].name]
 
 
 def _block_names(mod):
@@ -79,17 +90,42 @@ def test_not_applicable_leaves_block_alone():
     tvm.ir.assert_structural_equal(spaces[0].mod, mod)
 
 
+@pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
 @pytest.mark.parametrize("layout", ["packed", "plain"])
-def test_fp32_uses_the_fma_intrinsic(layout):
-    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "float32", layout=layout))
+def test_fp32_uses_the_fma_intrinsic(layout, description):
+    target = isa_target(description)
+    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "float32", layout=layout), target)
     assert len(spaces) == 6
+    (fma,) = description.intrinsics_for("float32")
     for sch in spaces:
-        tensorized = [
-            str(i.inputs[1]) for i in sch.trace.insts
-            if i.kind.name == "Annotate" and str(i.attrs[0]) == AUTO_TENSORIZE
-        ]
-        assert tensorized == ['"heron_fma_16x4_f32_avx512"'] or tensorized == ["heron_fma_16x4_f32_avx512"]
+        assert _tensorized_with(sch) == [fma.name]
         assert ("TransformLayout" in _kinds(sch)) == (layout == "plain")
+
+
+@pytest.mark.parametrize("name", ["avx2", "avx512"])
+def test_declared_seven_bit_activations_make_the_int8_form_a_choice(name):
+    """With u7 data, AVX2's exact and vpmaddubsw forms each get spaces; never without."""
+    target = isa_target(isa.by_name(name))
+    exact, fast = (i.name for i in isa.by_name(name).intrinsics_for("int8", isa.InputRange.U7))
+    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "int8", int8_range="u7"), target)
+    assert [_tensorized_with(s) for s in spaces] == [[exact]] * 6 + [[fast]] * 6
+    _, _, spaces = design_spaces(make_workload("gemm", (64, 64, 64), "int8"), target)
+    assert {_tensorized_with(s)[0] for s in spaces} == {exact}
+
+
+def test_an_intrinsic_the_target_lacks_is_refused():
+    """Building vpdpbusd for an AVX2 CPU would abort the process inside LLVM: refused first."""
+    target = isa_target(isa.by_name("avx2"))
+    workload = make_workload("gemm", (32, 32, 32), "int8")
+    from tvm_heron.space import heron_postprocs
+
+    space = ms.space_generator.PostOrderApply(
+        sch_rules=[DLBoostRule(intrins=["heron_dot_16x4_u8s8s32_vnni"])],
+        postprocs=heron_postprocs(target), mutator_probs={},
+    )
+    with pytest.raises(Exception, match="znver3 lacks the instructions of heron_dot_16x4_u8s8s32_vnni"):
+        ms.TuneContext(mod=tvm.IRModule({"main": workload.func}), target=target, space_generator=space)
+    assert issubclass(UnsupportedTargetError, ValueError)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +162,6 @@ def test_clone_keeps_arguments():
     assert len(ctx.generate_design_space()) == 1
 
 
-@pytest.mark.vnni
 @pytest.mark.parametrize("dtype", ["int8", "float32"])
 def test_reduction_major_weight_is_packed_and_tensorized(dtype):
     """A ``[K, N]`` weight (Relax's matmul after folding a transpose) is packed in-kernel.

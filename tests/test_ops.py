@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tvm
-from helpers import HOST, space_models
+from helpers import HOST, HOST_ISA, space_models
 
 from tvm_heron.errors import InvalidShapeError
 from tvm_heron.ops import FIELDS, make_workload, pack_vnni_weight
@@ -79,11 +79,10 @@ VARIANTS = [
     ("bmm", (2, 16, 32, 32), {"layout": "plain", "epilogue": "bias_relu"}),
 ]
 
-INTRINSIC = {"int8": ("heron_dot_16x4_u8s8s32_vnni", "vpdpbusd"),
-             "float32": ("heron_fma_16x4_f32_avx512", "vfmadd")}
+#: The host's intrinsic and its instruction per dtype (VNNI / AVX-512 FMA, AVX2 forms, ...).
+INTRINSIC = {d: (i.name, i.instruction) for d in ("int8", "float32") for i in HOST_ISA.intrinsics_for(d)[:1]}
 
 
-@pytest.mark.vnni
 @pytest.mark.parametrize("dtype", ["int8", "float32"])
 @pytest.mark.parametrize(
     "op, shape, kwargs", [(op, shape, {}) for op, shape in CASES] + VARIANTS

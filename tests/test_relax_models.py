@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import HOST
+from helpers import HOST, HOST_ISA, host_intrinsic
 from tvm.s_tir import meta_schedule as ms
 
 from tvm_heron.cli import main as cli_main
@@ -17,8 +17,9 @@ from tvm_heron.relax import tasks as relax_tasks
 from tvm_heron.relax.tasks import DEFAULT, HERON, plan_tasks
 from tvm_heron.relax.tune import compare, tune_model
 
-VNNI = "heron_dot_16x4_u8s8s32_vnni"
-FMA = "heron_fma_16x4_f32_avx512"
+#: The host's intrinsics (VNNI and the AVX-512 FMA on a VNNI CPU, the AVX2 forms on AVX2).
+INT8 = host_intrinsic("int8")
+FMA = host_intrinsic("float32")
 
 
 def _prepared(name):
@@ -77,7 +78,6 @@ def test_float_model_untuned_matches_pytorch():
     assert not compare(wrong, model)["correct"]
 
 
-@pytest.mark.vnni
 def test_plan_tensorizes_convs_and_falls_back_elsewhere(monkeypatch):
     model, prepared = _prepared("small-cnn")
     extracted = ms.relax_integration.extract_tasks(prepared, HOST)
@@ -86,7 +86,7 @@ def test_plan_tensorizes_convs_and_falls_back_elsewhere(monkeypatch):
     assert convs and all(p.space == HERON and p.intrinsic == FMA and p.fallback is None for p in convs)
     # a 64 -> 10 classifier cannot be tiled by 16 lanes: MetaSchedule's default space
     fc = next(p for n, p in plans.items() if "matmul" in n)
-    assert fc.space == DEFAULT and "no block maps onto a DL Boost intrinsic" in fc.fallback
+    assert fc.space == DEFAULT and "does not tile into the" in fc.fallback and HOST_ISA.title in fc.fallback
     baseline = plan_tasks(extracted, HOST, space=DEFAULT, strategy="evolutionary")
     # a space heron-cga cannot read at all is searched by MetaSchedule's evolutionary search
     with monkeypatch.context() as patch:
@@ -102,25 +102,24 @@ def test_plan_tensorizes_convs_and_falls_back_elsewhere(monkeypatch):
         plan_tasks(extracted, HOST, space="other")
 
 
-@pytest.mark.vnni
 def test_int8_model_tuned_end_to_end_is_exact(tmp_path):
-    """A small budget over three VNNI tasks; the tuned model equals the numpy reference."""
+    """A small budget over three int8 tasks (the host's intrinsic); the model equals the numpy reference."""
     model = load_model("int8-mlp")
     result = tune_model(model, target=HOST, work_dir=tmp_path, trials=16, seed=1, repeat=2)
     assert result.correct is True and result.max_abs_error == 0.0
-    assert len(result.tasks) == 3 and all(t.tensorized and t.intrinsic == VNNI for t in result.tasks)
+    assert len(result.tasks) == 3 and all(t.tensorized and t.intrinsic == INT8 for t in result.tasks)
     assert 0 < sum(t.trials for t in result.tasks) <= 16
     tuned = [t for t in result.tasks if t.best_latency_s is not None]
     assert tuned and all(t.valid_trials == t.trials for t in tuned)
     assert result.latency_s > 0 and result.untuned_latency_s > 0
-    # the best kernel of a tuned task is tensorized with vpdpbusd
+    # the best kernel of a tuned task is tensorized with the host's int8 instruction
     database = ms.database.JSONDatabase(work_dir=str(tmp_path))
     prepared = pipeline.prepare(model.mod, model.params, HOST)
     task = next(t for t in ms.relax_integration.extract_tasks(prepared, HOST) if t.task_name == tuned[0].name)
     sch = ms.tir_integration.compile_tir(database, task.dispatched[0], HOST)
     import tvm
 
-    assert "vpdpbusd" in tvm.compile(sch.mod, HOST).mod.inspect_source("asm")
+    assert HOST_ISA.intrinsics_for("int8")[0].instruction in tvm.compile(sch.mod, HOST).mod.inspect_source("asm")
     # the tuned kernels take weights packed once at build time, not in every call
     applied = pipeline.apply_database(prepared, HOST, database)
     names = [gv.name_hint for gv in applied.functions]
@@ -132,7 +131,6 @@ def test_int8_model_tuned_end_to_end_is_exact(tmp_path):
     assert [t.best_latency_s for t in again.tasks] == [t.best_latency_s for t in result.tasks]
 
 
-@pytest.mark.vnni
 def test_float_model_with_unsupported_kernels_compiles_and_reports_fallbacks(tmp_path):
     """bert-tiny: matmuls are tensorized; softmax, layer norm, reshapes fall back, and say so."""
     model = load_model("bert-tiny")
@@ -154,7 +152,6 @@ def test_float_model_with_unsupported_kernels_compiles_and_reports_fallbacks(tmp
     json.dumps(data)
 
 
-@pytest.mark.vnni
 def test_cli_tune_model(tmp_path, capsys):
     out = tmp_path / "r.json"
     code = cli_main(["tune-model", "--model", "int8-cnn", "--trials", "8", "--work-dir", str(tmp_path / "w"),

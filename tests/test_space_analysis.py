@@ -7,8 +7,10 @@ import itertools
 import numpy as np
 import pytest
 import tvm
-from helpers import HOST, design_spaces, space_models
+from helpers import ALL_ISAS, HOST, ISA_IDS, design_spaces, isa_target, space_models
+from space_counts import gemm_space_count, settled_lower_bound
 
+from tvm_heron import isa
 from tvm_heron.constraints import ProductAtMost, ProductEquals, ProductIn, TileFactor
 from tvm_heron.errors import ReplayRepairedError
 from tvm_heron.ops import make_workload
@@ -25,27 +27,42 @@ def brute_force(model):
     ]
 
 
-def test_gemm_model_structure():
-    _, _, _, spaces = space_models("gemm", (64, 64, 64))
+@pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
+def test_gemm_model_structure(description):
+    """Built for each instruction set's example CPU (no run needed): limits from its description."""
+    intrinsic = description.intrinsics_for("int8")[0]
+    lanes = intrinsic.lanes
+    _, _, _, spaces = space_models("gemm", (64, 64, 64), target=isa_target(description))
     model = spaces[0].model
-    # 4 factors of i, 4 of j/16, 2 of k/4, one unroll choice.
+    # 4 factors of i, 4 of j/lanes, 2 of k/4, one unroll choice.
     assert len(model.variables) == 11
     equals = sorted(c.value for c in model.constraints if isinstance(c, ProductEquals))
-    assert equals == [4, 16, 64]  # extents of j/16, k/4, i
+    assert equals == sorted([64, 64 // lanes, 16])  # extents of i, j/lanes, k/4
     reasons = " | ".join(c.reason for c in model.constraints)
     assert "parallel loop" in reasons and "register tile" in reasons and "vectorized" in reasons
-    lanes = [c for c in model.constraints if isinstance(c, ProductIn)]
-    assert [c.term.coef for c in lanes] == [16]  # the write-back's 16 int32 lanes
+    vector = [c for c in model.constraints if isinstance(c, ProductIn)]
+    assert [c.term.coef for c in vector] == [lanes]  # the write-back's int32 lanes
     registers = [c for c in model.constraints if "register tile" in c.reason]
-    # at most 24 accumulators, at least 4 (latency hiding): innermost i and j tiles
-    assert sorted((type(c).__name__, c.limit) for c in registers) == [
-        ("ProductAtLeast", 4), ("ProductAtMost", 24)
-    ]
-    assert all(len(c.term.keys) == 2 for c in registers)
+    most = description.max_accumulators(intrinsic)
+    least = settled_lower_bound(64, 64 // lanes, most, description.min_accumulators(intrinsic), True)
+    want = [("ProductAtMost", most)] + ([("ProductAtLeast", least)] if least else [])
+    assert sorted((type(c).__name__, c.limit) for c in registers) == sorted(want)
+    assert all(len(c.term.keys) == 2 for c in registers)  # innermost i and j tiles
+
+
+def test_register_budgets_of_the_descriptions():
+    """16 ymm registers on AVX2 (an accumulator each), 32 zmm on AVX-512, 32 NEON registers."""
+    budgets = {d.name: {i.name: (d.max_accumulators(i), d.min_accumulators(i)) for i in d.intrinsics}
+               for d in ALL_ISAS}
+    assert budgets["avx512_vnni"]["heron_dot_16x4_u8s8s32_vnni"] == (24, 4)
+    assert budgets["avx2"]["heron_fma_8x4_f32_avx2"] == (12, 8)
+    assert budgets["avx2"]["heron_dot_8x4_u8s8s32_avx2"] == (10, 2)
+    assert budgets["avx_vnni"]["heron_dot_8x4_u8s8s32_avxvnni"] == (12, 10)
+    assert budgets["neon_i8mm"]["heron_dot_4x4_u8s8s32_usdot"] == (24, 6)
 
 
 def test_exact_count_matches_hand_derivation_and_brute_force():
-    """GEMM M=64, K=16, N=16: j/16 has extent 1 and k/4 extent 4.
+    """AVX-512 VNNI, GEMM M=64, K=16, N=16: j/16 has extent 1 and k/4 extent 4.
 
     i: 4-way split of 2^6 whose innermost factor i3 (the register tile, j3
     being 1) holds 4 to 24 accumulators, i3 in {4, 8, 16}: the other three
@@ -56,12 +73,28 @@ def test_exact_count_matches_hand_derivation_and_brute_force():
     GEMM) has no parallel loop, so its i splits are all 31. The space without
     an output cache has the same tiles and constraints.
     """
-    _, _, _, spaces = space_models("gemm", (64, 16, 16))
+    target = isa_target(isa.by_name("avx512_vnni"))
+    _, _, _, spaces = space_models("gemm", (64, 16, 16), target=target)
     # (parallel, single-threaded) per write-back level, then without the output cache
     want = [19 * 3 * 4, 31 * 3 * 4] * 3
     assert [space.solver.count() for space in spaces] == want
+    assert [gemm_space_count(64, 16, 16, 16, 24, 4, parallel) for parallel in (True, False)] == want[:2]
     for space, count in zip(spaces, want):
         assert len(brute_force(space.model)) == count
+
+
+@pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_exact_count_of_each_description(description, dtype):
+    """GEMM 64 x 16 x 16 in each description's space: the count derived from the problem."""
+    intrinsic = description.intrinsics_for(dtype)[0]
+    _, _, _, spaces = space_models("gemm", (64, 16, 16), dtype, target=isa_target(description))
+    most, need = description.max_accumulators(intrinsic), description.min_accumulators(intrinsic)
+    want = [gemm_space_count(64, 16, 16, intrinsic.lanes, most, need, parallel)
+            for parallel in (True, False)] * 3
+    # CP-SAT's enumeration against the count derived from the problem (brute force over
+    # the model's domains is checked for AVX-512 VNNI above; here it would take minutes).
+    assert [space.solver.count() for space in spaces] == want
 
 
 def test_model_dump_explains_exclusion():
@@ -142,19 +175,28 @@ def test_a_trace_tvm_cannot_replay_is_a_clear_heron_error(monkeypatch):
         analysis.analyze(space, tvm.IRModule({"main": workload.func}), HOST)
 
 
-@pytest.mark.parametrize("m, parallel, serial", [(64, [4], [4]), (2, [], [2]), (1, [], [])])
-def test_register_tile_keeps_enough_accumulators_or_all_it_can(m, parallel, serial):
-    """GEMM M x 16 x 16 (one 16-lane column): the tile is the innermost i factor.
+@pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
+@pytest.mark.parametrize("m", [64, 2, 1])
+def test_register_tile_keeps_enough_accumulators_or_all_it_can(description, m):
+    """GEMM M x 16 x 16: the tile is the innermost i x j factor (j: 16 / lanes).
 
-    It must hold 4 accumulators (latency hiding) where i allows, else the
-    most the rest of the model allows: with 2 rows, the single-threaded
-    spaces take both, the parallel ones none (their parallel loop takes the
-    2 rows); a single row leaves nothing to ask. Every space keeps points.
+    It must hold the description's latency bound of accumulators where the
+    shape allows, else the most the rest of the model allows: with 2 rows
+    and one 16-lane column, the single-threaded spaces take both rows, the
+    parallel ones none (their parallel loop takes the 2 rows); a single row
+    leaves nothing to ask. Every space keeps points.
     """
-    _, _, _, spaces = space_models("gemm", (m, 16, 16))
+    intrinsic = description.intrinsics_for("int8")[0]
+    most, need = description.max_accumulators(intrinsic), description.min_accumulators(intrinsic)
+    _, _, _, spaces = space_models("gemm", (m, 16, 16), target=isa_target(description))
     for space in spaces:
         reasons = [c.reason for c in space.model.constraints]
         lower = [c.limit for c in space.model.constraints
                  if "register tile" in c.reason and "at least" in c.reason]
-        assert lower == (parallel if any("parallel loop" in r for r in reasons) else serial)
+        parallel = any("parallel loop" in r for r in reasons)
+        least = settled_lower_bound(m, 16 // intrinsic.lanes, most, need, parallel)
+        assert lower == ([least] if least else [])
         assert space.solver.count() > 0
+    if description.name == "avx512_vnni":  # the hand-derived case
+        assert settled_lower_bound(2, 1, most, need, True) is None
+        assert settled_lower_bound(2, 1, most, need, False) == 2

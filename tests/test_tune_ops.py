@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import tvm
-from helpers import HOST
+from helpers import HOST, HOST_ISA
 from tvm.s_tir import meta_schedule as ms
 
 from tvm_heron.ops import make_workload
@@ -28,13 +28,20 @@ SMALL = {
     "t2d": (1, 5, 5, 16, 16, 3, 3, 2, 1, 1, 1),
 }
 
-INTRINSIC = {"int8": ("heron_dot_16x4_u8s8s32_vnni", "vpdpbusd"),
-             "float32": ("heron_fma_16x4_f32_avx512", "vfmadd")}
+#: The host's intrinsic and its instruction per dtype (VNNI / AVX-512 FMA, AVX2 forms, ...).
+INTRINSIC = {d: (i.name, i.instruction) for d in ("int8", "float32") for i in HOST_ISA.intrinsics_for(d)[:1]}
 
 
-@pytest.mark.vnni
-@pytest.mark.parametrize("dtype", ["int8", "float32"])
-@pytest.mark.parametrize("op", sorted(SMALL))
+#: One real tuning run per path stays in the default test run (fp32 GEMM here; int8 in
+#: test_cli, the README example and test_tuning_real); the other operators are ``slow``.
+DEFAULT_RUN = {("gemm", "float32")}
+CASES = [
+    pytest.param(op, dtype, marks=() if (op, dtype) in DEFAULT_RUN else pytest.mark.slow)
+    for op in sorted(SMALL) for dtype in ("int8", "float32")
+]
+
+
+@pytest.mark.parametrize("op, dtype", CASES)
 def test_short_tuning_run_is_correct_and_uses_the_intrinsic(op, dtype, tmp_path):
     workload = make_workload(op, SMALL[op], dtype)
     result = tune(

@@ -15,8 +15,6 @@ from tvm.s_tir import meta_schedule as ms
 from tvm_heron.ops import make_workload
 from tvm_heron.tuning import tune
 
-pytestmark = pytest.mark.vnni
-
 
 def test_cga_tunes_int8_gemm_exactly(tmp_path):
     workload = make_workload("gemm", (64, 64, 64), "int8", layout="plain")

@@ -1,7 +1,7 @@
 """tvm_heron: Heron's constrained search spaces and search for TVM MetaSchedule.
 
-Importing the package registers its tensor intrinsics (VNNI, fp32 AVX-512
-multiply-add: a database's traces name them) and the strategy names
+Importing the package registers its tensor intrinsics (those of every CPU
+instruction set of :mod:`tvm_heron.isa`: a database's traces name them) and the strategy names
 (``strategy="heron-crand"``, ...) with MetaSchedule, and sizes TVM's CPU
 thread pool to this machine's cores unless ``TVM_NUM_THREADS`` or
 ``OMP_NUM_THREADS`` is set (:mod:`tvm_heron.threads`: TVM's default is half
@@ -16,8 +16,9 @@ the vCPUs, one thread on a 2-vCPU machine)::
 
 from __future__ import annotations
 
-from .intrinsics import avx512 as _avx512
-from .intrinsics import vnni as _vnni
+from .builder import PersistentBuilder
+from .intrinsics import register_cpu as _register_cpu
+from .intrinsics import tvm_shipped as _tvm_shipped
 from .space import SpaceModel, analyze, heron_space
 from .strategies import ConstrainedGA, ConstrainedRandom, SimulatedAnnealing, UnconstrainedGA
 from .strategies import registry as _registry
@@ -25,8 +26,10 @@ from .threads import use_all_cores as _use_all_cores
 
 __version__ = "0.1.0"
 
-_vnni.register()
-_avx512.register()
+# MetaSchedule imports TVM's own intrinsics at the first TuneContext; done here
+# first, in 2 s instead of 13-47 s (see tvm_heron.intrinsics.tvm_shipped).
+_tvm_shipped.import_shipped_intrinsics()
+_register_cpu()
 _registry.register_strategy("heron-cga", ConstrainedGA)
 _registry.register_strategy("heron-ga", UnconstrainedGA)
 _registry.register_strategy("heron-sa", SimulatedAnnealing)
@@ -37,6 +40,7 @@ _use_all_cores()
 __all__ = [
     "ConstrainedGA",
     "ConstrainedRandom",
+    "PersistentBuilder",
     "SimulatedAnnealing",
     "SpaceModel",
     "UnconstrainedGA",

@@ -5,6 +5,7 @@ Subcommands
 tune        tune one operator and optionally write a JSON summary
 tune-model  tune a whole network (Relax) and check it against its reference
 space       print the constraint model of each design space of an operator
+info        the CPU, its instruction set and what Heron's space uses on it
 quickstart  tune int8 GEMM 64x64x64 on this CPU; print PASS and the latency
 """
 
@@ -71,6 +72,13 @@ def _add_workload_args(parser: argparse.ArgumentParser) -> None:
         choices=("none", "bias_relu", "requant"),
         help="fused epilogue: bias + ReLU, or (int8) bias + requantize + ReLU to uint8",
     )
+    parser.add_argument(
+        "--int8-range",
+        default="u8",
+        choices=("u8", "u7"),
+        help="int8 activations: u8 (0..255, default) or u7 (0..127, 7-bit quantized data): lets "
+        "AVX2 without VNNI use vpmaddubsw, which is wrong for activations above 127",
+    )
     parser.add_argument("--target", default=None, help="'host' (default), a JSON dict or a tag")
     parser.add_argument("--space", default="heron", choices=("heron", "default"))
 
@@ -113,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     space = sub.add_parser("space", help="print the constraint model of each design space")
     _add_workload_args(space)
 
+    info = sub.add_parser("info", help="this CPU's instruction set and Heron's intrinsics for it")
+    info.add_argument("--target", default=None, help="'host' (default) or a JSON dict of a CPU")
+    info.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
+
     quick = sub.add_parser("quickstart", help="tune int8 GEMM 64^3 on this CPU, print PASS")
     quick.add_argument("--trials", type=_positive, default=32)
     quick.add_argument("--work-dir", default="runs/quickstart")
@@ -132,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tune_model(args)
         if args.command == "space":
             return _space(args)
+        if args.command == "info":
+            return _info(args)
         return _quickstart(args)
     except HeronError as err:
         print(f"tvm-heron: error: {err}", file=sys.stderr)
@@ -150,6 +164,7 @@ def _workload_and_target(args):
         data_layout=args.data_layout,
         epilogue=args.epilogue,
         acc_dtype=args.acc_dtype,
+        int8_range=args.int8_range,
     )
     return workload, parse_target(args.target)
 
@@ -183,6 +198,8 @@ def _write_json(path: str | None, result) -> None:
 
 def _report(result, workload) -> None:
     print(f"{result.workload}: {result.valid_trials}/{result.trials} trials built and ran")
+    if result.failure_summary:
+        print(f"failures: {result.failure_summary}")
     if result.correct is None:
         print("FAIL: no valid kernel was found")
         return
@@ -258,6 +275,16 @@ def _space(args) -> int:
     for index, design_space in enumerate(ctx.generate_design_space()):
         print(f"# design space {index}")
         print(analyze(design_space, mod, target).model.dump())
+    return 0
+
+
+def _info(args) -> int:
+    from .info import describe  # pylint: disable=import-outside-toplevel
+    from .target import parse_target  # pylint: disable=import-outside-toplevel
+
+    report = describe(parse_target(args.target))
+    _write_json(args.json, report)
+    print(report.text())
     return 0
 
 

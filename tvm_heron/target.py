@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
 
 import attrs
 from tvm.target import Target, codegen
 
-from .errors import UnsupportedTargetError
+from . import isa
+from .errors import UnsupportedDtypeError, UnsupportedTargetError
 from .threads import usable_cores
 
-#: The CPU feature that the VNNI dot product needs.
-VNNI_FEATURE = "avx512vnni"
+#: LLVM features that decide whether code built for one x86 CPU runs on another.
+X86_FEATURES = (
+    "sse4.2", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512bw", "avx512vl",
+    "avx512dq", "avx512cd", "avx512vnni", "avx512bf16", "avx512fp16", "avxvnni", "amx-int8",
+)
+#: The same for aarch64.
+AARCH64_FEATURES = ("neon", "dotprod", "i8mm", "fullfp16", "sve", "sve2", "bf16")
+
+
+#: Environment variable naming the CPU to treat as this machine's (an LLVM CPU name
+#: such as ``znver3``): tests and the quick start then behave as on that CPU. Only a
+#: CPU whose instructions this machine has makes sense (a Zen 5 can run znver3 code).
+HOST_CPU_VARIABLE = "TVM_HERON_HOST_CPU"
+
+
+def host_cpu() -> str:
+    """This machine's CPU as LLVM names it (or :data:`HOST_CPU_VARIABLE`'s value)."""
+    chosen = os.environ.get(HOST_CPU_VARIABLE)
+    if not chosen:
+        return str(codegen.llvm_get_system_cpu())
+    if not codegen.llvm_is_valid_cpu(chosen, str(codegen.llvm_get_system_triple())):
+        raise UnsupportedTargetError(f"{HOST_CPU_VARIABLE}={chosen!r} is not a CPU LLVM knows")
+    return chosen
 
 
 def host_target(num_cores: int | None = None) -> Target:
@@ -24,7 +47,7 @@ def host_target(num_cores: int | None = None) -> Target:
         (:func:`tvm_heron.threads.usable_cores`).
     """
     cores = num_cores or usable_cores()
-    return Target({"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": cores})
+    return Target({"kind": "llvm", "mcpu": host_cpu(), "num-cores": cores})
 
 
 def parse_target(text: str | None) -> Target:
@@ -59,6 +82,108 @@ def has_feature(target: Target, feature: str) -> bool:
     return bool(codegen.target_has_features(feature, target))
 
 
+def target_arch(target: Target) -> str:
+    """``x86_64``, ``aarch64``, ... of an LLVM target (its ``mtriple``, else this machine's)."""
+    triple = str(target.attrs.get("mtriple", "") or codegen.llvm_get_system_triple())
+    arch = triple.split("-")[0]
+    return "aarch64" if arch in ("aarch64", "arm64") else arch
+
+
+def cpu_name(target: Target) -> str:
+    """The target's CPU for messages: its ``mcpu``, else its triple."""
+    return str(target.attrs.get("mcpu", "") or target.attrs.get("mtriple", "") or "generic")
+
+
+def instruction_set(target: Target) -> isa.InstructionSet:
+    """The best :mod:`tvm_heron.isa` description that an LLVM target has.
+
+    Chosen from the target's own features (``mcpu`` / ``mattr``), never from
+    the host's.
+
+    Raises
+    ------
+    UnsupportedTargetError
+        For a non-llvm target, or a CPU without any described set (an x86
+        CPU needs at least AVX2 + FMA, an aarch64 one NEON + the dot product).
+    """
+    if target.kind.name != "llvm":
+        raise UnsupportedTargetError(f"expected an llvm target, got {target.kind.name}")
+    arch = target_arch(target)
+    found = isa.select(arch, lambda feature: has_feature(target, feature))
+    if found is None:
+        wanted = [s for s in isa.INSTRUCTION_SETS if s.arch == arch]
+        need = " or ".join(f"{s.name} ({'+'.join(s.features)})" for s in wanted) or "none for this arch"
+        raise UnsupportedTargetError(
+            f"CPU {cpu_name(target)} ({arch}) has none of the instruction sets Heron's CPU space "
+            f"is built for: {need}. Use --space default (MetaSchedule's generic rules)."
+        )
+    return found
+
+
+def cpu_intrinsics(
+    target: Target, dtype: str, input_range: isa.InputRange = isa.InputRange.U8
+) -> tuple[isa.Intrinsic, ...]:
+    """The intrinsics of the target's instruction set for ``dtype`` (and declared activation range).
+
+    Raises
+    ------
+    UnsupportedTargetError
+        When the target has no described instruction set.
+    UnsupportedDtypeError
+        When it has no intrinsic for ``dtype``, or a 7-bit activation range
+        is declared where it means nothing (not int8, or an instruction set
+        whose int8 intrinsic is exact for every u8 input).
+    """
+    chosen = instruction_set(target)
+    if input_range == isa.InputRange.U7:
+        if dtype != "int8":
+            raise UnsupportedDtypeError(
+                f"--int8-range u7 declares 7-bit int8 activations; it means nothing for {dtype}"
+            )
+        if not any(i.input_range == isa.InputRange.U7 for i in chosen.intrinsics_for(dtype, input_range)):
+            raise UnsupportedDtypeError(
+                f"--int8-range u7 means nothing on {cpu_name(target)}: its {chosen.title} int8 "
+                f"intrinsic ({chosen.intrinsics_for(dtype)[0].instruction}) is exact and fastest for "
+                "every u8 input; the 7-bit form exists for AVX2 without VNNI (vpmaddubsw)"
+            )
+    found = chosen.intrinsics_for(dtype, input_range)
+    if not found:
+        offered = sorted({i.dtype for i in chosen.intrinsics})
+        raise UnsupportedDtypeError(
+            f"{chosen.title} on {cpu_name(target)} has no {dtype} intrinsic in Heron's CPU space "
+            f"(it has: {', '.join(offered)}); use --space default"
+        )
+    return found
+
+
+def missing_host_features(target: Target) -> list[str]:
+    """Features of an LLVM target that this machine's CPU lacks (code using them cannot run here)."""
+    host = host_target(1)
+    if target_arch(target) != target_arch(host):
+        return [f"arch {target_arch(target)} (this machine is {target_arch(host)})"]
+    names = AARCH64_FEATURES if target_arch(target) == "aarch64" else X86_FEATURES
+    return [f for f in names if has_feature(target, f) and not has_feature(host, f)]
+
+
+def require_runs_here(target: Target, runner=None) -> None:
+    """Raise :class:`UnsupportedTargetError` when a local runner cannot execute ``target``'s code.
+
+    A CPU target other than this machine's can be built (``tvm-heron space``,
+    build-only checks) but its kernels use instructions this CPU may lack
+    (running them would crash); measuring needs an RPC runner on a machine
+    that has them. ``runner`` given (RPC): not checked.
+    """
+    if runner is not None or target.kind.name != "llvm":
+        return
+    missing = missing_host_features(target)
+    if missing:
+        raise UnsupportedTargetError(
+            f"target CPU {cpu_name(target)} needs {', '.join(missing)}, which this machine's CPU "
+            f"({host_cpu()}) lacks: its kernels can be built here but not run. "
+            "Measure on such a machine through an RPC runner, or use --target host."
+        )
+
+
 @attrs.frozen
 class CpuLimits:
     """What a CPU target allows a schedule to use.
@@ -71,63 +196,57 @@ class CpuLimits:
         Iterations a parallel loop needs so that every core gets work
         (``num_cores``); a loop that cannot reach it must take its maximum.
     vector_registers : int
-        Architectural SIMD registers (32 with AVX-512).
-    accumulator_registers : int
-        Registers a register tile may hold as accumulators; the rest keep
-        operands (a heuristic budget: three quarters of the registers).
-    min_accumulators : int
-        Independent accumulators a register tile needs so that its
-        multiply-accumulates do not wait on each other's results: at least
-        their latency in cycles (4-5 for ``vpdpbusd`` / ``vfmadd``) times one
-        issue port. A tile that cannot reach it must take the most it can.
-        (Measured in BERT's fp32 matmul tasks here: tiles of 1-3 accumulators
-        were 1.13-1.75x slower than the best kernel at their fastest; tiles of
-        4-7 were sometimes the best.)
+        Architectural SIMD registers of the target's instruction set.
     vector_lanes : tuple of int
         Legal extents of a vectorised loop.
+    instruction_set : InstructionSet or None
+        The target's description (None for a CPU without one: MetaSchedule's
+        own spaces are still analysed).
     """
 
     num_cores: int
     min_parallel_extent: int
     vector_registers: int
-    accumulator_registers: int
     vector_lanes: tuple[int, ...]
-    min_accumulators: int = 4
+    instruction_set: isa.InstructionSet | None = None
+
+    def accumulators(self, intrin: str) -> tuple[int, int]:
+        """``(most, least)`` independent accumulators of a register tile of ``intrin``.
+
+        From the instruction set's description for its own intrinsics: the
+        registers left by the operands, per accumulator register count; and
+        the multiply-accumulate's latency x ports. For any other intrinsic
+        (MetaSchedule's own): three quarters of the registers, and 4 (the
+        latency of ``vpdpbusd`` / ``vfmadd``). (Measured in BERT's fp32
+        matmul tasks on AVX-512: tiles of 1-3 accumulators were 1.13-1.75x
+        slower than the best kernel at their fastest; tiles of 4-7 were
+        sometimes the best.)
+        """
+        described = isa.intrinsic(intrin)
+        if self.instruction_set is not None and described is not None:
+            chosen = self.instruction_set
+            return chosen.max_accumulators(described), chosen.min_accumulators(described)
+        return self.vector_registers * 3 // 4, 4
 
 
-def cpu_limits(target: Target, *, max_vector_lanes: int = 64):
+def cpu_limits(target: Target, *, max_vector_lanes: int = 64) -> CpuLimits:
     """The :class:`CpuLimits` of an LLVM target."""
     if target.kind.name != "llvm":
         raise UnsupportedTargetError(f"expected an llvm target, got {target.kind.name}")
     cores = int(target.attrs.get("num-cores", 1))
-    registers = 32 if has_feature(target, "avx512f") else 16
+    try:
+        chosen = instruction_set(target)
+    except UnsupportedTargetError:
+        chosen = None
+    registers = chosen.vector_registers if chosen else (32 if has_feature(target, "avx512f") else 16)
     lanes = tuple(2**p for p in range(max_vector_lanes.bit_length()) if 2**p <= max_vector_lanes)
     return CpuLimits(
         num_cores=cores,
         min_parallel_extent=cores,
         vector_registers=registers,
-        accumulator_registers=registers * 3 // 4,
         vector_lanes=lanes,
+        instruction_set=chosen,
     )
-
-
-def require_vnni(target: Target) -> None:
-    """Raise :class:`UnsupportedTargetError` unless the target has AVX-512 VNNI."""
-    if target.kind.name != "llvm" or not has_feature(target, VNNI_FEATURE):
-        raise UnsupportedTargetError(
-            f"target {target} has no AVX-512 VNNI ({VNNI_FEATURE}): the DL Boost rule cannot "
-            "tensorize int8 here. Fall back to MetaSchedule's generic CPU space "
-            "(--space default), or pick a VNNI CPU (e.g. mcpu cascadelake, icelake-server, znver4)."
-        )
-
-
-def require_avx512(target: Target) -> None:
-    """Raise :class:`UnsupportedTargetError` unless the target has AVX-512 (``avx512f``)."""
-    if target.kind.name != "llvm" or not has_feature(target, "avx512f"):
-        raise UnsupportedTargetError(
-            f"target {target} has no AVX-512 (avx512f): Heron's fp32 CPU space uses 16-lane "
-            "AVX-512 multiply-adds. Fall back to MetaSchedule's generic CPU space (--space default)."
-        )
 
 
 #: Limits a CUDA target may leave out; MetaSchedule's GPU verifier needs them.

@@ -18,13 +18,16 @@ import tvm
 from tvm.s_tir import meta_schedule as ms
 from tvm.target import Target
 
+from . import isa
 from .builder import PersistentBuilder
+from .callbacks import TallyOutcomes
+from .database import workload_records
 from .errors import HeronError, UnsupportedDtypeError, UnsupportedTargetError
 from .ops import Workload
+from .outcome import latency_of
 from .space import heron_space
-from .strategies.base import latency_of, workload_records
 from .strategies.registry import strategy_names
-from .target import require_avx512, require_tensorcore, require_vnni
+from .target import cpu_intrinsics, require_runs_here, require_tensorcore
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class TuneResult:
     correct: bool | None
     max_abs_error: float | None
     tuning_seconds: float
+    outcomes: dict = attrs.field(factory=dict)
+    failure_summary: str = ""
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict."""
@@ -75,15 +80,17 @@ def check_supported(workload: Workload, target: Target, space: str) -> None:
 
             check_tensorizable(workload.func)
             return
-        if workload.dtype == "int8":
-            require_vnni(target)
-        elif workload.dtype == "float32":
-            require_avx512(target)
-        else:
+        if workload.dtype not in isa.DTYPES:
             raise UnsupportedDtypeError(
-                f"the Heron CPU space is built for int8 (u8 x s8 -> s32, VNNI) and float32 "
-                f"(AVX-512), not {workload.dtype}; use --space default (MetaSchedule's generic rules)"
+                f"the Heron CPU space is built for int8 (u8 x s8 -> s32) and float32, not "
+                f"{workload.dtype}; use --space default (MetaSchedule's generic rules)"
             )
+        if target.kind.name != "llvm":
+            raise UnsupportedTargetError(
+                f"no Heron space for target kind {target.kind.name} with {workload.dtype}; "
+                "CPU (llvm) targets take int8 and float32, CUDA targets float16"
+            )
+        cpu_intrinsics(target, workload.dtype, isa.InputRange(workload.int8_range))
 
 
 def require_device(target: Target, runner=None) -> None:
@@ -146,6 +153,7 @@ def tune(
         raise HeronError(f"trials must be positive, got {trials}")
     check_supported(workload, target, space)
     require_device(target, runner)
+    require_runs_here(target, runner)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     mod = tvm.IRModule({"main": workload.func})
@@ -153,6 +161,7 @@ def tune(
     before = {str(r.trace) for r in workload_records(database, mod)}
     start = time.perf_counter()
     builder = PersistentBuilder(max_workers=cores_of(target), timeout_sec=builder_timeout_s)
+    tally = TallyOutcomes()
     try:
         with foreign_log_handlers_detached():
             ms.tune_tir(
@@ -167,6 +176,7 @@ def tune(
                 runner=runner if runner is not None else "local",
                 database=database,
                 seed=seed,
+                measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), tally],
             )
     finally:
         builder.shutdown()
@@ -186,6 +196,8 @@ def tune(
         correct=None,
         max_abs_error=None,
         tuning_seconds=elapsed,
+        outcomes=tally.tally.to_json(),
+        failure_summary=tally.tally.summary() if tally.tally.failed else "",
     )
     if check and any(_ok(r) for r in every):
         sch = ms.tir_integration.compile_tir(database, mod, target)

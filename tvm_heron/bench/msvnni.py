@@ -3,8 +3,8 @@
 TVM 0.27's ``dot_16x4_vnni`` fails LLVM 22's verifier, so none of the
 candidates of MetaSchedule's default int8 space for a VNNI CPU builds. The
 baseline of a fair comparison re-registers that name with tvm_heron's
-intrinsic (:mod:`tvm_heron.intrinsics.vnni`, the same computation and
-operand layout), process-wide. Heron's space uses its own name and is not
+AVX-512 VNNI intrinsic (:mod:`tvm_heron.intrinsics.x86`, the same
+computation and operand layout), process-wide. Heron's space uses its own name and is not
 affected.
 """
 
@@ -20,14 +20,18 @@ MS_VNNI_INTRIN = "dot_16x4_vnni"
 def patch_metaschedule_vnni() -> str:
     """Register tvm_heron's VNNI intrinsic as ``dot_16x4_vnni`` (idempotent); returns the name."""
     # pylint: disable=import-outside-toplevel
-    # TVM's own intrinsics first (every TuneContext imports them: 10-30 s, once per process);
+    # TVM's own intrinsics first (every TuneContext imports them, once per process);
     # registered after ours, theirs would fail as a duplicate.
-    import tvm.s_tir.tensor_intrin  # noqa: F401
     from tvm.s_tir import TensorIntrin
 
-    from ..intrinsics import vnni
+    from ..intrinsics.tvm_shipped import import_shipped_intrinsics
 
-    TensorIntrin.register(MS_VNNI_INTRIN, vnni.DESC, vnni.IMPL, override=True)
+    import_shipped_intrinsics()
+
+    from ..intrinsics import CPU_INTRINSICS
+    from ..isa.x86 import VNNI_512
+
+    TensorIntrin.register(MS_VNNI_INTRIN, *CPU_INTRINSICS[VNNI_512.name], override=True)
     return MS_VNNI_INTRIN
 
 

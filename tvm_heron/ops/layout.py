@@ -4,11 +4,18 @@ Every operator of :mod:`tvm_heron.ops` reads its weight in tiles of
 ``lanes`` output channels x ``depth`` reduction steps, stored contiguously
 (:data:`PACK`):
 
-* int8 (``u8 x s8 -> s32``, AVX-512 VNNI): 16 x 4, the operand of one
-  ``vpdpbusd`` (16 int32 lanes, each a 4-byte dot product);
-* float32: 16 x 1, the 16 output lanes of one AVX-512 FMA; the unit depth
-  axis is left out of the layout (the fp32 intrinsic reads 4 consecutive
-  rows of 16 lanes, a tile TVM matches only without a trailing unit axis).
+* int8 (``u8 x s8 -> s32``): 16 x 4, the operand of one AVX-512
+  ``vpdpbusd`` (16 int32 lanes, each a 4-byte dot product); the 8-lane
+  AVX2 / AVX-VNNI and 4-lane NEON intrinsics read a contiguous half or
+  quarter of a tile;
+* float32: 16 x 1, the 16 output lanes of one AVX-512 FMA (two AVX2 FMAs,
+  four NEON ones); the unit depth axis is left out of the layout (the fp32
+  intrinsics read 4 rows of lanes, a tile TVM matches only without a
+  trailing unit axis).
+
+One layout for every CPU (the lanes are the least common multiple of every
+described intrinsic's, :func:`tvm_heron.isa.pack_tile`): a weight packed
+once runs on any of them.
 
 A GEMM weight ``B[(b,) N, K]`` packs into ``[(b,) N/16, K/4, 16, 4]`` (int8)
 or ``[(b,) N/16, K, 16]`` (float32); a convolution weight ``[CO, *K, CI]``
@@ -20,10 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import isa
 from ..errors import UnsupportedDtypeError
 
-#: Tile of the packed weight per input dtype: (output lanes, reduction depth).
-PACK: dict[str, tuple[int, int]] = {"int8": (16, 4), "float32": (16, 1)}
+#: Tile of the packed weight per input dtype: (output lanes, reduction depth), the
+#: same on every CPU (derived from the instruction-set descriptions, :func:`tvm_heron.isa.pack_tile`).
+PACK: dict[str, tuple[int, int]] = {dtype: isa.pack_tile(dtype) for dtype in isa.DTYPES}
 
 
 def pack_tile(dtype: str) -> tuple[int, int]:

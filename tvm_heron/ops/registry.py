@@ -15,6 +15,7 @@ from .epilogue import (
     make_bias,
     output_dtype,
 )
+from ..annotations import INT8_RANGE as INT8_RANGE_ATTR
 from .layout import pack_conv_weight, pack_weight, transposed_conv_weight
 from .workload import Workload
 
@@ -42,6 +43,10 @@ DEFAULT_LAYOUT = {"int8": "packed", "float32": "packed", "float16": "plain"}
 #: Weight layouts: ``packed`` tiles of 16 output lanes x 4 (int8) or 1 (float32)
 #: reduction steps (:mod:`tvm_heron.ops.layout`); ``plain`` is ``B[N, K]`` / OHWI.
 LAYOUTS = conv.LAYOUTS
+
+#: Declared ranges of int8 activations and the exclusive upper bound of their values.
+ACTIVATION_HIGH = {"u8": 256, "u7": 128}
+INT8_RANGES = tuple(ACTIVATION_HIGH)
 
 #: Spatial rank of each convolution operator (``t2d`` is transposed).
 CONV_RANK = {"c1d": 1, "c2d": 2, "dil": 2, "c3d": 3, "t2d": 2}
@@ -87,6 +92,7 @@ def make_workload(
     data_layout: str | None = None,
     epilogue: str = "none",
     acc_dtype: str | None = None,
+    int8_range: str = "u8",
 ) -> Workload:
     """Build a :class:`Workload`.
 
@@ -117,6 +123,13 @@ def make_workload(
         ``rtol=1e-2, atol=1e-2 * sqrt(reduction)`` (fp16 accumulation rounds
         at every step), float32 accumulation with ``1e-3`` and
         ``1e-3 * sqrt(reduction)``.
+    int8_range : str
+        int8 only: ``"u8"`` (default, activations 0..255) or ``"u7"``: the
+        user declares 7-bit activations (0..127, PyTorch's ``reduce_range``),
+        which lets the space use AVX2's faster ``vpmaddubsw`` form
+        (:mod:`tvm_heron.isa.x86`). The function then carries the attribute
+        :data:`INT8_RANGE_ATTR` (a u7 kernel is a different workload: it is
+        wrong for u8 data) and the test inputs are 7-bit.
 
     Raises
     ------
@@ -142,7 +155,15 @@ def make_workload(
         )
     check_epilogue(epilogue, dtype)
     acc_dtype = _check_acc_dtype(dtype, acc_dtype, epilogue)
-    options = dict(dtype=dtype, layout=layout, epilogue=epilogue, acc_dtype=acc_dtype)
+    if int8_range not in INT8_RANGES:
+        raise ValueError(f"int8_range must be one of {INT8_RANGES}, got {int8_range!r}")
+    if int8_range != "u8" and dtype != "int8":
+        raise UnsupportedDtypeError(
+            f"int8_range={int8_range!r} declares the range of int8 activations; "
+            f"it means nothing for {dtype}"
+        )
+    options = dict(dtype=dtype, layout=layout, epilogue=epilogue, acc_dtype=acc_dtype,
+                   int8_range=int8_range)
     if op in CONV_RANK:
         last, first = conv.data_layout_names(CONV_RANK[op])
         data_layout = first if conv.is_channels_first(data_layout, CONV_RANK[op]) else last
@@ -173,9 +194,14 @@ def _tolerance(dtype: str, acc_dtype: str | None, reduction: int) -> dict:
     return {"rtol": scale, "atol": scale * max(1.0, float(np.sqrt(reduction)))}
 
 
+def _declared_range(func, int8_range: str):
+    """``func`` with the activation range attribute where one is declared (u8 stays unmarked)."""
+    return func if int8_range == "u8" else func.with_attr(INT8_RANGE_ATTR, int8_range)
+
+
 def _matmul(
     op: str, shape: tuple[int, ...], *, dtype: str, layout: str, epilogue: str,
-    acc_dtype: str | None = None,
+    acc_dtype: str | None = None, int8_range: str = "u8",
 ) -> Workload:
     batch, m, k, n = _as_matmul(op, shape)
     lead = () if batch is None else (batch,)
@@ -184,10 +210,12 @@ def _matmul(
         func = gemm.gemm_packed(m, k, n, dtype, batch=batch, epilogue=epilogue)
     else:
         func = gemm.gemm_plain(m, k, n, dtype, batch=batch, epilogue=epilogue, acc_dtype=acc_dtype)
+    func = _declared_range(func, int8_range)
+    high = ACTIVATION_HIGH[int8_range]
 
     def make_inputs(rng: np.random.Generator):
         if int8:
-            a = rng.integers(0, 256, size=(*lead, m, k), dtype=np.uint8)
+            a = rng.integers(0, high, size=(*lead, m, k), dtype=np.uint8)
             b = rng.integers(-128, 128, size=(*lead, n, k), dtype=np.int8)
         else:
             a = rng.uniform(-1, 1, size=(*lead, m, k)).astype(dtype)
@@ -207,7 +235,8 @@ def _matmul(
     return Workload(
         op=op, shape=shape, dtype=dtype, func=func, flops=2 * (batch or 1) * m * n * k,
         make_inputs=make_inputs, reference=reference, exact=int8,
-        layout=layout, epilogue=epilogue, acc_dtype=acc_dtype, **_tolerance(dtype, acc_dtype, k),
+        layout=layout, epilogue=epilogue, acc_dtype=acc_dtype, int8_range=int8_range,
+        **_tolerance(dtype, acc_dtype, k),
     )
 
 
@@ -258,7 +287,7 @@ def _conv_out_spatial(op: str, shape: tuple[int, ...]) -> list[int]:
 
 def _conv(
     op: str, shape: tuple[int, ...], *, dtype: str, layout: str, data_layout: str, epilogue: str,
-    acc_dtype: str | None = None,
+    acc_dtype: str | None = None, int8_range: str = "u8",
 ) -> Workload:
     n, spatial, ci, co, kernel, stride, pad, dilation, extra = _conv_fields(op, shape)
     out_spatial = _conv_out_spatial(op, shape)
@@ -277,12 +306,14 @@ def _conv(
         func = conv.conv_nd(n, spatial, ci, co, kernel, stride, pad, dilation, **options)
         flops = 2 * n * int(np.prod(out_spatial)) * macs_per_pixel
         weight_shape = (co, *kernel, ci)
+    func = _declared_range(func, int8_range)
+    high = ACTIVATION_HIGH[int8_range]
     int8 = dtype == "int8"
     a_shape = (n, ci, *spatial) if first else (n, *spatial, ci)
 
     def make_inputs(rng: np.random.Generator):
         if int8:
-            a = rng.integers(0, 256, size=a_shape, dtype=np.uint8)
+            a = rng.integers(0, high, size=a_shape, dtype=np.uint8)
             wt = rng.integers(-128, 128, size=weight_shape, dtype=np.int8)
         else:
             a = rng.uniform(-1, 1, size=a_shape).astype(dtype)
@@ -306,6 +337,6 @@ def _conv(
     return Workload(
         op=op, shape=shape, dtype=dtype, func=func, flops=flops, make_inputs=make_inputs,
         reference=reference, exact=int8, layout=layout, data_layout=data_layout,
-        epilogue=epilogue, acc_dtype=acc_dtype,
+        epilogue=epilogue, acc_dtype=acc_dtype, int8_range=int8_range,
         **_tolerance(dtype, acc_dtype, ci * int(np.prod(kernel))),
     )

@@ -46,6 +46,8 @@ class Workload:
     acc_dtype : str or None
         Accumulator dtype when it is not the default of ``dtype`` (float16
         inputs accumulated in float32); it is also the output's dtype.
+    int8_range : str
+        Declared range of int8 activations: ``"u8"`` (0..255) or ``"u7"`` (0..127).
     """
 
     op: str
@@ -62,6 +64,7 @@ class Workload:
     rtol: float = 1e-3
     atol: float = 1e-3
     acc_dtype: str | None = None
+    int8_range: str = "u8"
 
     @property
     def name(self) -> str:
@@ -80,6 +83,8 @@ class Workload:
             parts.append(self.epilogue)
         if self.acc_dtype is not None:
             parts.append(f"acc_{self.acc_dtype}")
+        if self.int8_range != "u8":
+            parts.append(self.int8_range)
         return "_".join(parts)
 
     def check(self, output: np.ndarray, logical) -> tuple[bool, float]:

@@ -25,7 +25,8 @@ from ..errors import HeronError, UnsupportedTargetError
 from ..rules.dlboost import DLBoostRule
 from ..space import analyze, heron_space
 from ..strategies.registry import strategy_names
-from ..target import require_avx512, require_tensorcore, require_vnni
+from ..rules._util import is_multiply_accumulate
+from ..target import instruction_set, require_tensorcore
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +77,9 @@ class TaskPlan:
 def tensorizable(mod: IRModule, target: Target, rule: DLBoostRule | None = None) -> str | None:
     """The intrinsic that a block of ``mod`` maps onto and ``target`` supports, or None.
 
-    On CPUs, the DL Boost intrinsic (VNNI int8, AVX-512 fp32); on CUDA,
-    ``wmma`` when the TensorCore rule applies (the fragment shape is a choice
-    of the space).
+    On CPUs, the first intrinsic of the target's instruction set
+    (:mod:`tvm_heron.isa`) that a block maps onto; on CUDA, ``wmma`` when the
+    TensorCore rule applies (the fragment shape is a choice of the space).
     """
     sch = Schedule(mod)
     blocks = sch.get_child_blocks(sch.get_sblock("root"))
@@ -91,17 +92,42 @@ def tensorizable(mod: IRModule, target: Target, rule: DLBoostRule | None = None)
             return None
         tensor_core = TensorCoreRule()
         return WMMA if any(tensor_core.is_applicable(sch, block) for block in blocks) else None
-    rule = rule or DLBoostRule()
+    rule = rule or DLBoostRule.for_target(target, mod)
     for block in blocks:
         intrin = rule.intrin_for(sch, block)
-        if intrin is None:
-            continue
-        try:
-            (require_vnni if "vnni" in intrin else require_avx512)(target)
-        except UnsupportedTargetError:
-            continue
-        return intrin
+        if intrin is not None:
+            return intrin
     return None
+
+
+def untensorized_reason(mod: IRModule, target: Target) -> str:
+    """Why no block of ``mod`` maps onto an intrinsic of ``target`` (for the fallback note)."""
+    if target.kind.name == "cuda":
+        return "no block maps onto a TensorCore (wmma) intrinsic"
+    try:
+        chosen = instruction_set(target)
+    except UnsupportedTargetError as err:
+        return str(err)
+    sch = Schedule(mod)
+    blocks = [sch.get(b) for b in sch.get_child_blocks(sch.get_sblock("root"))]
+    products = [b for b in blocks if is_multiply_accumulate(b)]
+    if not products:
+        return "no multiply-accumulate block (nothing a dot-product intrinsic computes)"
+    takes = {tuple(sorted(set(i.operands[:2]))): i.dtype for i in chosen.intrinsics}
+    inputs = {_input_dtypes(b) for b in products}
+    if not any(operands in takes for operands in inputs):
+        found = ", ".join("/".join(operands) for operands in sorted(inputs))
+        return (f"its products are {found}; the {chosen.title} intrinsics take "
+                + ", ".join(f"{'/'.join(k)} ({v})" for k, v in takes.items()))
+    shapes = ", ".join(f"{i.lanes}x{i.depth} {i.dtype}" for i in chosen.intrinsics)
+    return (f"its multiply-accumulate does not tile into the {chosen.title} intrinsics ({shapes}): "
+            "output channels or reduction not a multiple of the tile, or a weight that is "
+            "neither plain nor packed")
+
+
+def _input_dtypes(block) -> tuple[str, ...]:
+    written = {w.source.name for w in block.writes}
+    return tuple(sorted({str(r.source.dtype) for r in block.reads if r.source.name not in written}))
 
 
 def plan_tasks(
@@ -127,8 +153,7 @@ def plan_tasks(
         intrin = tensorizable(mod, target) if space == HERON else None
         kind, fallback = (HERON, None) if intrin else (DEFAULT, None)
         if space == HERON and not intrin:
-            kind_name = "TensorCore (wmma)" if target.kind.name == "cuda" else "DL Boost"
-            fallback = f"no block maps onto a {kind_name} intrinsic: MetaSchedule's default space"
+            fallback = f"{untensorized_reason(mod, target)}: MetaSchedule's default space"
         chosen = strategy
         if strategy in strategy_names():
             problem = _heron_strategy_problem(mod, target, kind)

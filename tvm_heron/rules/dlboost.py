@@ -1,14 +1,19 @@
 """Heron's DL Boost space-generation rule: a tensorized, multi-level tiled reduction.
 
-For a block whose innermost computation matches one of the rule's 16-lane
-CPU intrinsics (the int8 VNNI dot product ``16 x 4`` of
-:mod:`tvm_heron.intrinsics.vnni`, the fp32 AVX-512 multiply-add ``16 x 4`` of
-:mod:`tvm_heron.intrinsics.avx512`), the rule builds HERON.md section 1's
-DL Boost structure, every free choice being a sampling instruction of the
-trace:
+For a block whose innermost computation matches one of the CPU intrinsics
+of the target's instruction set (:mod:`tvm_heron.isa`: the int8 dot product
+and the fp32 multiply-add of AVX-512 VNNI, AVX-VNNI, AVX2 or NEON), the rule
+builds HERON.md section 1's DL Boost structure, every free choice being a
+sampling instruction of the trace. Where the set offers several intrinsics
+for a block (AVX2's exact int8 form and, for declared 7-bit activations, its
+``vpmaddubsw`` form), each gets design spaces of its own: the choice is the
+tuner's. The rule never offers an intrinsic the target lacks (building one
+would abort the process inside LLVM).
 
-1. pack the weight into contiguous 16-lane tiles when it is not already
-   (a cache read with a layout transformation, see ``_pack_weight``);
+1. pack the weight into the shared packed layout (16-lane tiles,
+   :func:`tvm_heron.isa.pack_tile`; a narrower intrinsic reads part of a
+   tile) when it is not already (a cache read with a layout transformation,
+   see ``_pack_weight``);
 2. tile the block so that its innermost loops match the intrinsic, and
    blockize them (the postprocessor ``RewriteTensorize`` tensorizes later);
 3. cache the output in a local buffer (``cache_write``) and fuse the
@@ -27,7 +32,7 @@ trace:
    for a small block (``serial_max_macs``) each also in a single-threaded
    variant;
 6. the outermost spatial tiles are fused and parallelised, the write-back's
-   16 innermost lanes vectorised, and the unroll depth is a
+   innermost lanes (the intrinsic's) vectorised, and the unroll depth is a
    ``SampleCategorical`` over ``unroll_max_steps``.
 
 Constraints are not written here: :mod:`tvm_heron.space` derives them from
@@ -48,8 +53,11 @@ from tvm.s_tir.schedule import SBlockRV, ScheduleError
 from tvm.s_tir.schedule.analysis import get_tensorize_loop_mapping
 from tvm.s_tir.schedule.transform import tile_with_tensor_intrin
 
-from .. import tir_utils
-from ..intrinsics import avx512, vnni
+from .. import isa, tir_utils
+from ..annotations import AUTO_TENSORIZE, INT8_RANGE, LAYOUT_REWRITE_PREPROC, UNROLL_EXPLICIT
+from ..errors import UnsupportedTargetError
+from ..intrinsics import register_cpu
+from ..target import cpu_name, instruction_set
 from ._util import (
     inline_consumers,
     is_multiply_accumulate,
@@ -60,12 +68,23 @@ from ._util import (
 
 logger = logging.getLogger(__name__)
 
-#: Block annotation read by MetaSchedule's ``RewriteTensorize`` postprocessor.
-AUTO_TENSORIZE = "meta_schedule.auto_tensorize"
-#: Block annotation of a weight-layout rewrite that may run ahead of time.
-LAYOUT_REWRITE_PREPROC = "meta_schedule.layout_rewrite_preproc"
-#: Root-block annotation read by ``RewriteParallelVectorizeUnroll``.
-UNROLL_EXPLICIT = "meta_schedule.unroll_explicit"
+
+def declared_range(mod) -> isa.InputRange:
+    """The int8 activation range a workload declares (:data:`~tvm_heron.annotations.INT8_RANGE`)."""
+    names = [gv.name_hint for gv in mod.get_global_vars()] if mod is not None else []
+    attrs = mod["main"].attrs if "main" in names else None
+    return isa.InputRange(str(attrs.get(INT8_RANGE, "u8")) if attrs else "u8")
+
+
+def target_intrinsics(target, input_range: isa.InputRange = isa.InputRange.U8) -> tuple[str, ...]:
+    """Names of the intrinsics of ``target``'s instruction set, every dtype (empty without one)."""
+    if target is None or target.kind.name != "llvm":
+        return ()
+    try:
+        chosen = instruction_set(target)
+    except UnsupportedTargetError:
+        return ()
+    return tuple(i.name for dtype in isa.DTYPES for i in chosen.intrinsics_for(dtype, input_range))
 
 
 @derived_object
@@ -74,9 +93,12 @@ class DLBoostRule(PyScheduleRule):
 
     Parameters
     ----------
-    intrins : sequence of str
-        Registered names of the candidate intrinsics, tried in order; the
-        first whose data types and loop structure match a block is used.
+    intrins : sequence of str, optional
+        Registered names of the candidate intrinsics; every one whose data
+        types and loop structure match a block gets design spaces. By default
+        those of the tuning context's target (:func:`target_intrinsics`: the
+        7-bit int8 forms only where the workload declares 7-bit activations).
+        A described intrinsic the target lacks is refused.
     spatial_levels : int
         Tile levels of each spatial loop (>= 2: the outermost is parallel, the
         innermost is the register tile).
@@ -102,7 +124,7 @@ class DLBoostRule(PyScheduleRule):
     def __init__(
         self,
         *,
-        intrins: Sequence[str] = (vnni.VNNI_DOT_16X4_INTRIN, avx512.FMA_16X4_INTRIN),
+        intrins: Sequence[str] | None = None,
         spatial_levels: int = 4,
         reduction_levels: int = 2,
         write_back_levels: Sequence[int] = (1, 2),
@@ -126,9 +148,10 @@ class DLBoostRule(PyScheduleRule):
             raise ValueError(f"unroll_max_steps must be non-negative: {tuple(unroll_max_steps)}")
         if max_innermost_factor < 1:
             raise ValueError(f"max_innermost_factor must be >= 1, got {max_innermost_factor}")
-        if not intrins:
-            raise ValueError("intrins must name at least one intrinsic")
-        self.intrins = tuple(intrins)
+        if intrins is not None and not intrins:
+            raise ValueError("intrins must name at least one intrinsic (or be None: the target's)")
+        self.intrins = None if intrins is None else tuple(intrins)
+        self.candidates: tuple[str, ...] = self.intrins or ()  # resolved for the tuning context
         self.spatial_levels = spatial_levels
         self.reduction_levels = reduction_levels
         self.write_back_levels = tuple(write_back_levels)
@@ -137,11 +160,30 @@ class DLBoostRule(PyScheduleRule):
         self.serial_max_macs = serial_max_macs
         self.direct_output = direct_output
         self.single_space = False  # set from the tune context's workload
-        vnni.register()
-        avx512.register()
+        register_cpu()
+
+    @classmethod
+    def for_target(cls, target, mod=None, **kwargs) -> "DLBoostRule":
+        """A rule with the intrinsics of ``target`` (for use outside a tuning context)."""
+        rule = cls(**kwargs)
+        rule.candidates = rule._resolve(target, mod)
+        return rule
+
+    def _resolve(self, target, mod) -> tuple[str, ...]:
+        """The candidate intrinsics for ``target``: the given ones (checked) or the target's."""
+        offered = target_intrinsics(target, declared_range(mod))
+        if self.intrins is None:
+            return offered
+        lacking = [n for n in self.intrins if isa.intrinsic(n) is not None and n not in offered]
+        if lacking and target is not None and target.kind.name == "llvm":
+            raise UnsupportedTargetError(
+                f"CPU {cpu_name(target)} lacks the instructions of {', '.join(lacking)}; "
+                f"its intrinsics: {', '.join(offered) or 'none'}"
+            )
+        return self.intrins
 
     def _initialize_with_tune_context(self, context) -> None:  # noqa: D401
-        """Count the workload's multiply-accumulate blocks (the rule is target-independent).
+        """Resolve the target's intrinsics; count the workload's multiply-accumulate blocks.
 
         MetaSchedule's design spaces are the product of every block's
         alternatives: with ``n`` such blocks (the output phases of a strided
@@ -151,6 +193,7 @@ class DLBoostRule(PyScheduleRule):
         parallel.
         """
         self.single_space = multiply_accumulate_blocks(context.mod) > 1
+        self.candidates = self._resolve(context.target, context.mod)
 
     def clone(self) -> "DLBoostRule":
         rule = DLBoostRule(
@@ -164,6 +207,7 @@ class DLBoostRule(PyScheduleRule):
             direct_output=self.direct_output,
         )
         rule.single_space = self.single_space
+        rule.candidates = self.candidates
         return rule
 
     def is_applicable(self, sch: Schedule, block: SBlockRV) -> bool:
@@ -172,29 +216,25 @@ class DLBoostRule(PyScheduleRule):
 
     def intrin_for(self, sch: Schedule, block: SBlockRV) -> str | None:
         """The first of the rule's intrinsics that ``block`` maps onto, or None."""
-        if not sch.get_loops(block):
-            return None
-        if not is_multiply_accumulate(sch.get(block)):
-            return None
-        for intrin in self.intrins:
-            desc = TensorIntrin.get(intrin).desc
-            if not _operands_match(sch.get(block), desc):
-                continue
-            try:
-                if get_tensorize_loop_mapping(sch, block, desc) is None:
-                    continue
-            except ScheduleError:  # e.g. a block that is not a reduction
-                continue
-            # The mapping ignores extents: a reduction of 30 maps onto 4 steps but
-            # cannot be tiled by them. Probe the tiling on a copy.
-            if tile_with_tensor_intrin(sch.copy(), block, intrin) is not None:
-                return intrin
-        return None
+        return next(iter(self.intrins_for(sch, block)), None)
+
+    def intrins_for(self, sch: Schedule, block: SBlockRV) -> list[str]:
+        """Every one of the rule's intrinsics that ``block`` maps onto, in order."""
+        if not sch.get_loops(block) or not is_multiply_accumulate(sch.get(block)):
+            return []
+        return [intrin for intrin in self.candidates if _maps_onto(sch, block, intrin)]
 
     def apply(self, sch: Schedule, block: SBlockRV) -> list[Schedule]:
-        intrin = self.intrin_for(sch, block)
-        if intrin is None:
+        intrins = self.intrins_for(sch, block)
+        if not intrins:
             return [sch]
+        spaces = []
+        for intrin in intrins:
+            spaces.extend(self._spaces(sch.copy() if len(intrins) > 1 else sch, block, intrin))
+        return spaces or [sch]
+
+    def _spaces(self, sch: Schedule, block: SBlockRV, intrin: str) -> list[Schedule]:
+        """The design spaces of ``block`` tensorized with ``intrin``."""
         lanes, _ = intrinsic_tile(intrin)
         macs = 1
         for loop in sch.get_loops(block):
@@ -203,10 +243,10 @@ class DLBoostRule(PyScheduleRule):
         levels = self.write_back_levels
         if self.single_space:
             threading, levels = (True,), levels[:1]
-        _pack_weight(sch, block, *WEIGHT_TILES[intrin])
+        _pack_weight(sch, block, *_weight_tile(intrin))
         inner = tile_with_tensor_intrin(sch, block, intrin)
         if inner is None:
-            return [sch]
+            return []
         tensor_block = sch.blockize(inner)
         sch.annotate(tensor_block, AUTO_TENSORIZE, intrin)
         direct = None
@@ -290,16 +330,36 @@ def _operands_match(sblock, desc) -> bool:
     return operands(sblock) == operands(desc.body.block)
 
 
-#: Contiguous weight tile (lanes, depth) each intrinsic loads: VNNI reads 16 lanes x 4
-#: bytes, the fp32 multiply-add reads rows of 16 lanes (depth 1 in memory).
-WEIGHT_TILES = {
-    vnni.VNNI_DOT_16X4_INTRIN: (vnni.VNNI_LANES, vnni.VNNI_REDUCE),
-    avx512.FMA_16X4_INTRIN: (avx512.FMA_LANES, 1),
-}
+def _maps_onto(sch: Schedule, block: SBlockRV, intrin: str) -> bool:
+    """Whether ``block``'s operands, loops and extents fit ``intrin``."""
+    desc = TensorIntrin.get(intrin).desc
+    if not _operands_match(sch.get(block), desc):
+        return False
+    try:
+        if get_tensorize_loop_mapping(sch, block, desc) is None:
+            return False
+    except ScheduleError:  # e.g. a block that is not a reduction
+        return False
+    # The mapping ignores extents: a reduction of 30 maps onto 4 steps but cannot be
+    # tiled by them. Probe the tiling on a copy.
+    return tile_with_tensor_intrin(sch.copy(), block, intrin) is not None
+
+
+def _weight_tile(intrin: str) -> tuple[int, int]:
+    """The packed weight tile ``(lanes, depth)`` a block tensorized with ``intrin`` reads.
+
+    The shared layout of the intrinsic's dtype (:func:`tvm_heron.isa.pack_tile`,
+    16 lanes), of which a narrower intrinsic reads a contiguous part; for an
+    intrinsic the descriptions do not know (one of TVM's), its own tile.
+    """
+    described = isa.intrinsic(intrin)
+    if described is not None:
+        return isa.pack_tile(described.dtype)
+    return intrinsic_tile(intrin)
 
 
 def intrinsic_tile(intrin: str) -> tuple[int, int]:
-    """(output lanes, reduction depth) of a 16-lane CPU intrinsic, read from its description."""
+    """(output lanes, reduction depth) of a CPU intrinsic, read from its description."""
     extents = tir_utils.inner_loop_extents(TensorIntrin.get(intrin).desc.body.block)
     if len(extents) != 2:
         raise ValueError(f"intrinsic {intrin}: expected 2 loops (lanes, depth), got {extents}")

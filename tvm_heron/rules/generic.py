@@ -28,7 +28,7 @@ from tvm.tirx.stmt import For, ForKind
 
 from ..target import cpu_limits
 from ._util import is_reduction_loop, reorder_ssrsrs
-from .dlboost import AUTO_TENSORIZE
+from ..annotations import AUTO_TENSORIZE
 
 
 @derived_object

@@ -47,23 +47,21 @@ from tvm.s_tir import Schedule
 from tvm.s_tir.meta_schedule.schedule_rule import PyScheduleRule
 from tvm.s_tir.schedule import SBlockRV
 
+from ..annotations import (  # noqa: F401  (re-exported for the TensorCore modules)
+    AUTO_TENSORIZE,
+    AUTO_TENSORIZE_INIT,
+    COOPERATIVE_FETCH,
+    TENSORCORE_SCHEDULED,
+    UNROLL_EXPLICIT,
+    WARP_EXECUTION,
+)
 from ..intrinsics import wmma
 from . import gemm_form
 from ._util import inline_consumers, multiply_accumulate_blocks
 
 logger = logging.getLogger(__name__)
 
-#: Block annotations read by ``RewriteTensorize`` / ``RewriteReductionBlock``.
-AUTO_TENSORIZE = "meta_schedule.auto_tensorize"
-AUTO_TENSORIZE_INIT = "meta_schedule.auto_tensorize_init"
-#: Loop annotation read by ``RewriteCooperativeFetch`` (its value: the vector width).
-COOPERATIVE_FETCH = "meta_schedule.cooperative_fetch"
-#: Root-block annotation read by ``RewriteParallelVectorizeUnroll``.
-UNROLL_EXPLICIT = "meta_schedule.unroll_explicit"
-#: Block annotation: the block runs on a whole warp (its lanes are ``threadIdx.x``).
-WARP_EXECUTION = "warp_execution"
-#: Block annotation that marks what this rule scheduled (other rules skip it).
-SCHEDULED = "heron.tensorcore"
+SCHEDULED = TENSORCORE_SCHEDULED
 
 #: Bytes of one vectorised shared-memory access at most (``uint4``, 16 bytes).
 MAX_VECTOR_BYTES = 16

@@ -39,6 +39,7 @@ from tvm.target import Target
 from tvm.tirx import IntImm
 
 from .. import tir_utils
+from ..annotations import AUTO_TENSORIZE, COOPERATIVE_FETCH, THREAD_EXTENT_BOUNDS, WARP_EXECUTION
 from ..constraints import (
     Choice,
     ConstraintModel,
@@ -58,7 +59,6 @@ from . import gpu
 
 logger = logging.getLogger(__name__)
 
-_AUTO_TENSORIZE = "meta_schedule.auto_tensorize"
 _MOVES_BLOCK = {"ComputeAt", "ReverseComputeAt"}
 
 
@@ -325,13 +325,13 @@ class _Interpreter:
 
     def _pre_Annotate(self, index, inputs, attrs_, decision):  # noqa: N802
         key = str(attrs_[0])
-        if key == _AUTO_TENSORIZE and isinstance(inputs[0], SBlockRV):
+        if key == AUTO_TENSORIZE and isinstance(inputs[0], SBlockRV):
             self.tensorized.append((self._sref(inputs[0]), str(inputs[1])))
-        elif key == gpu.WARP_EXECUTION:
+        elif key == WARP_EXECUTION:
             self.gpu.warp_execution = True
-        elif key in gpu.THREAD_EXTENT_BOUNDS and isinstance(inputs[1], IntImm):
+        elif key in THREAD_EXTENT_BOUNDS and isinstance(inputs[1], IntImm):
             self.gpu.thread_bounds[key] = int(inputs[1])
-        elif key == gpu.COOPERATIVE_FETCH and inputs[1] in self.choice_of:
+        elif key == COOPERATIVE_FETCH and inputs[1] in self.choice_of:
             choice, candidates = self.choice_of[inputs[1]]
             self.gpu.fetches.append((inputs[0], choice, candidates))
 
@@ -386,7 +386,7 @@ class _Interpreter:
         if tile is None:
             self.notes.append(f"register tile of {name}: extent depends on other decisions")
             return
-        most = self.limits.accumulator_registers
+        most, need = self.limits.accumulators(intrin)
         self.constraints.append(
             ProductAtMost(
                 term=tile,
@@ -396,18 +396,17 @@ class _Interpreter:
             )
         )
         # Fewer independent accumulators than the multiply-accumulate's latency
-        # leave its unit waiting; a tile that cannot have that many takes the
-        # most it can: the bound is settled against the whole model (see
-        # _settle_lower_bounds), as other limits (a parallel loop over the same
-        # extent) may leave less.
-        need = self.limits.min_accumulators
+        # x issue ports leave its unit waiting; a tile that cannot have that many
+        # takes the most it can: the bound is settled against the whole model
+        # (see _settle_lower_bounds), as other limits (a parallel loop over the
+        # same extent) may leave less.
         if need > 1:
             self.lower_bounds.append(
                 _LowerBound(
                     term=tile, limit=need,
                     reason=f"target: the register tile of {name} keeps at least {{limit}} "
-                    f"independent {intrin} accumulators (latency hiding: "
-                    f"{self.limits.min_accumulators}, or the most that fits)",
+                    f"independent {intrin} accumulators (latency hiding: {need}, or the most "
+                    "that fits)",
                 )
             )
 

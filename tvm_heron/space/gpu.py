@@ -39,16 +39,10 @@ from tvm.tirx.analysis import undefined_vars
 from tvm.tirx.stmt import For, ForKind
 
 from .. import tir_utils
+from ..annotations import THREAD_EXTENT_BOUNDS
 from ..constraints import Monomial, ProductAtLeast, ProductAtMost, ProductIn, SumAtMost
 from ..target import GpuLimits
 
-#: Annotation of a block that runs on a whole warp (``threadIdx.x`` = the lanes).
-WARP_EXECUTION = "warp_execution"
-#: Annotation whose value is the vector width of a cooperative fetch.
-COOPERATIVE_FETCH = "meta_schedule.cooperative_fetch"
-#: Annotations of MetaSchedule's multi-level tiling: the threads of a block lie in [low, high].
-THREAD_EXTENT_BOUNDS = ("meta_schedule.thread_extent_low_inclusive",
-                        "meta_schedule.thread_extent_high_inclusive")
 
 _BYTES = {"float16": 2, "float32": 4, "int8": 1, "uint8": 1, "int32": 4, "float64": 8,
           "int64": 8, "bfloat16": 2}

@@ -1,0 +1,146 @@
+"""The peak of every intrinsic path this machine can run, measured with the intrinsic itself.
+
+A path is one intrinsic of one instruction-set description
+(:mod:`tvm_heron.isa`): AVX-512 VNNI's ``vpdpbusd zmm``, AVX2's exact
+widening form and its ``vpmaddubsw`` form, the fp32 multiply-adds... Its
+peak is what a register-tiled micro-kernel of that intrinsic reaches with
+its operands in L1: ``rows`` accumulators (the description's register
+budget, at most 24), each fed one broadcast activation per call and all
+sharing one weight tile per call, the way Heron's register tiles use it;
+one such kernel per core, in a parallel loop. The figure counts 2 ops per
+multiply-add and is the best of ``repeat`` timings. It includes what the
+intrinsic really costs (the AVX2 exact form's widening and shuffles), so a
+kernel's "percent of its path's peak" says how well the space used the
+instruction sequence it had, not how it compares with another path.
+
+Built for the description's example CPU (the host's own CPU for the host's
+description), and run only where this machine has every feature of it.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import tvm
+from tvm import te
+from tvm.s_tir import Schedule
+from tvm.target import Target
+
+from .. import isa
+from ..target import host_target, instruction_set, missing_host_features
+
+#: Calls per timed kernel: ``REPS x STEPS`` per accumulator row.
+STEPS = 256
+REPS = 64
+
+
+@attrs.frozen
+class PathPeak:
+    """The measured peak of one intrinsic path (GOP/s over all cores; None when not run)."""
+
+    isa: str
+    intrinsic: str
+    dtype: str
+    instruction: str
+    exact_for: str
+    rows: int
+    cores: int
+    target_cpu: str
+    gops: float | None
+    reason: str | None = None
+
+    def to_json(self) -> dict:
+        """A JSON-serialisable dict."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> PathPeak:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+def _kernel(intrinsic: isa.Intrinsic, cores: int, rows: int):
+    """``C[t, r, l] += A[t, s, r, k] * B[t, s, l, k]`` over ``REPS x STEPS x depth`` (see the module doc)."""
+    a_dtype, b_dtype, acc = intrinsic.operands
+    depth, lanes = intrinsic.depth, intrinsic.lanes
+    a = te.placeholder((cores, STEPS, rows, depth), a_dtype, name="A")
+    if intrinsic.weight_order == isa.WeightOrder.LANES_MAJOR:
+        b = te.placeholder((cores, STEPS, lanes, depth), b_dtype, name="B")
+
+        def weight(t, s, lane, k):
+            return b[t, s, lane, k]
+    else:
+        b = te.placeholder((cores, STEPS, depth, lanes), b_dtype, name="B")
+
+        def weight(t, s, lane, k):
+            return b[t, s, k, lane]
+    rep = te.reduce_axis((0, REPS), name="rep")
+    step = te.reduce_axis((0, STEPS), name="step")
+    k = te.reduce_axis((0, depth), name="k")
+    c = te.compute(
+        (cores, rows, lanes),
+        lambda t, r, lane: te.sum(
+            a[t, step, r, k].astype(acc) * weight(t, step, lane, k).astype(acc), axis=[rep, step, k]
+        ),
+        name="C",
+    )
+    sch = Schedule(tvm.IRModule({"main": te.create_prim_func([a, b, c])}))
+    block = sch.get_sblock("C")
+    t, r, lane, rep_l, step_l, k_l = sch.get_loops(block)
+    sch.reorder(t, rep_l, step_l, r, lane, k_l)
+    write_back = sch.cache_write(block, 0, "global")
+    sch.reverse_compute_at(write_back, t)
+    sch.parallel(t)
+    sch.unroll(r)
+    sch.decompose_reduction(block, rep_l)
+    sch.tensorize(lane, intrinsic.name)
+    return sch.mod, (a, b, c)
+
+
+def _target(description: isa.InstructionSet, cores: int) -> Target:
+    host = host_target(cores)
+    try:
+        if instruction_set(host).name == description.name:
+            return host
+    except ValueError:
+        pass
+    return Target({"kind": "llvm", "mcpu": description.example_cpu, "num-cores": cores})
+
+
+def measure_path(description: isa.InstructionSet, intrinsic: isa.Intrinsic, cores: int,
+                 *, repeat: int = 7) -> PathPeak:
+    """The :class:`PathPeak` of one intrinsic of ``description``, on ``cores`` threads."""
+    rows = min(description.max_accumulators(intrinsic), 24)
+    exact = "u7" if intrinsic.input_range == isa.InputRange.U7 else "u8"
+    base = dict(isa=description.name, intrinsic=intrinsic.name, dtype=intrinsic.dtype,
+                instruction=f"{intrinsic.instruction} {intrinsic.register}", exact_for=exact,
+                rows=rows, cores=cores)
+    if description.arch != "x86_64":
+        return PathPeak(**base, target_cpu=description.example_cpu, gops=None,
+                        reason=f"{description.arch}: built only (cross-compiled), not run here")
+    target = _target(description, cores)
+    missing = missing_host_features(target)
+    if missing:
+        return PathPeak(**base, target_cpu=str(target.attrs["mcpu"]), gops=None,
+                        reason=f"this CPU lacks {', '.join(missing)}")
+    mod, (a, b, c) = _kernel(intrinsic, cores, rows)
+    runtime = tvm.compile(mod, target).jit()
+    dev = tvm.cpu()
+    rng = np.random.default_rng(0)
+    high = 128 if exact == "u7" else 256
+    if intrinsic.dtype == "int8":
+        args = [rng.integers(0, high, [int(x) for x in a.shape]).astype(a.dtype),
+                rng.integers(-128, 128, [int(x) for x in b.shape]).astype(b.dtype)]
+    else:
+        args = [rng.uniform(-1, 1, [int(x) for x in t.shape]).astype("float32") for t in (a, b)]
+    args.append(np.zeros([int(x) for x in c.shape], c.dtype))
+    tensors = [tvm.runtime.tensor(x, dev) for x in args]
+    timer = runtime.time_evaluator("main", dev, number=3, repeat=repeat)
+    seconds = min(timer(*tensors).results)
+    ops = 2 * cores * REPS * STEPS * rows * intrinsic.macs
+    return PathPeak(**base, target_cpu=str(target.attrs["mcpu"]), gops=ops / seconds / 1e9)
+
+
+def measure_all(cores: int, *, repeat: int = 7) -> list[PathPeak]:
+    """Every (description, intrinsic) path, measured where this machine runs it."""
+    return [measure_path(d, i, cores, repeat=repeat) for d in isa.INSTRUCTION_SETS for i in d.intrinsics]
