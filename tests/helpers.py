@@ -59,13 +59,14 @@ ALL_ISAS = list(isa.INSTRUCTION_SETS)
 ISA_IDS = [d.name for d in ALL_ISAS]
 
 
-def context(strategy, shape=(64, 64, 64), layout="packed"):
-    """A TuneContext for Heron's space of int8 GEMM with ``strategy``."""
+def context(strategy, shape=(64, 64, 64), layout="packed", target=None):
+    """A TuneContext for Heron's space of int8 GEMM with ``strategy`` (on the host by default)."""
+    target = HOST if target is None else target
     workload = make_workload("gemm", shape, "int8", layout=layout)
     return ms.TuneContext(
         mod=tvm.IRModule({"main": workload.func}),
-        target=HOST,
-        space_generator=heron_space(HOST),
+        target=target,
+        space_generator=heron_space(target),
         search_strategy=strategy,
         task_name="main",
         rand_state=7,

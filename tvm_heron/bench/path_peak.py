@@ -129,11 +129,11 @@ def measure_path(description: isa.InstructionSet, intrinsic: isa.Intrinsic, core
     rng = np.random.default_rng(0)
     high = 128 if exact == "u7" else 256
     if intrinsic.dtype == "int8":
-        args = [rng.integers(0, high, [int(x) for x in a.shape]).astype(a.dtype),
-                rng.integers(-128, 128, [int(x) for x in b.shape]).astype(b.dtype)]
+        args = [rng.integers(0, high, [int(x) for x in a.shape]).astype(str(a.dtype)),
+                rng.integers(-128, 128, [int(x) for x in b.shape]).astype(str(b.dtype))]
     else:
         args = [rng.uniform(-1, 1, [int(x) for x in t.shape]).astype("float32") for t in (a, b)]
-    args.append(np.zeros([int(x) for x in c.shape], c.dtype))
+    args.append(np.zeros([int(x) for x in c.shape], str(c.dtype)))
     tensors = [tvm.runtime.tensor(x, dev) for x in args]
     timer = runtime.time_evaluator("main", dev, number=3, repeat=repeat)
     seconds = min(timer(*tensors).results)
@@ -144,3 +144,21 @@ def measure_path(description: isa.InstructionSet, intrinsic: isa.Intrinsic, core
 def measure_all(cores: int, *, repeat: int = 7) -> list[PathPeak]:
     """Every (description, intrinsic) path, measured where this machine runs it."""
     return [measure_path(d, i, cores, repeat=repeat) for d in isa.INSTRUCTION_SETS for i in d.intrinsics]
+
+
+def target_peaks(target, cores: int, input_range: isa.InputRange = isa.InputRange.U8) -> dict:
+    """``{dtype: PathPeak}``: the fastest path the target's space has for each dtype, measured.
+
+    The intrinsics of the target's description allowed for ``input_range``
+    (the 7-bit int8 form only with ``U7``); for each dtype the path with the
+    highest measured peak, the one a kernel of that dtype could at best reach.
+    """
+    description = instruction_set(target)
+    best: dict[str, PathPeak] = {}
+    for dtype in isa.DTYPES:
+        for intrinsic in description.intrinsics_for(dtype, input_range):
+            peak = measure_path(description, intrinsic, cores)
+            current = best.get(dtype)
+            if current is None or (peak.gops or 0) > (current.gops or 0):
+                best[dtype] = peak
+    return best

@@ -227,6 +227,12 @@ def machine_lines(results: Mapping) -> list[str]:
             lines.append(f"- measured {dtype} peak: {value:.1f} {unit} "
                          f"({peaks.get('isa', {}).get(dtype)}, {peaks.get('threads')} threads, "
                          "micro-benchmark of this suite)")
+    for dtype, path in (results.get("path_peaks") or {}).items():
+        unit = "GOP/s" if dtype == "int8" else "GFLOP/s"
+        figure = f"{path['gops']:.1f} {unit}" if path.get("gops") else f"n/a ({path.get('reason')})"
+        lines.append(f"- {dtype} path peak: {figure}: `{path['intrinsic']}` ({path['instruction']}, "
+                     f"{path['isa']}), a {path['rows']}-accumulator micro-kernel of the intrinsic; "
+                     "% of peak in the tables is of this figure")
     if peaks.get("noise") == "noisy":
         lines.append(f"- the peaks were measured while other processes used "
                      f"{100 * (peaks.get('other_share') or 0):.0f}% of the CPU time: they are low "
@@ -292,8 +298,30 @@ def render_markdown(results: Mapping) -> str:
             "(MetaSchedule's LocalRunner, default settings, for both); search s: the rest of the "
             "tuning wall time (search strategy, cost model, database, scheduling); strategy s: "
             "of that, the time inside a Heron strategy's own code (n/a for MetaSchedule's).", ""]
+    paths = vendor_path_table(results)
+    if paths:
+        out += ["## PyTorch paths", "", *paths, "",
+                "Every path PyTorch offers for the case, run once on the test data (full-range u8 "
+                "activations unless the case declares 7-bit ones) and checked; only correct paths "
+                "are timed, and the vendor column is the fastest of them.", ""]
     out += ["## Notes", "", *_notes(results), ""]
     return "\n".join(out)
+
+
+def vendor_path_table(results: Mapping) -> list[str]:
+    """One row per case and PyTorch path: status (correct / wrong / n/a) and median time."""
+    rows = []
+    for case in results["cases"]:
+        for name, cand in (case.get("vendor_paths") or {}).items():
+            if name == "-":
+                continue
+            median = _num(cand["median_s"] * 1e3, 4) if cand.get("median_s") else "-"
+            status = {"ok": "correct", "wrong": "wrong"}.get(cand.get("status"), "n/a")
+            detail = "" if status == "correct" else _cell(cand.get("reason"))
+            rows.append(f"| {case['id']} | {name} | {status} | {median} | {detail} |")
+    if not rows:
+        return []
+    return ["| case | path | on the test data | median ms | why not |", "| --- | --- | --- | ---: | --- |", *rows]
 
 
 def write_markdown(results: Mapping, path: str | Path) -> None:

@@ -33,9 +33,10 @@ import numpy as np
 import tvm
 
 import tvm_heron
+from tvm_heron import isa
 from tvm_heron.errors import HeronError
 from tvm_heron.ops import make_workload
-from tvm_heron.target import host_target
+from tvm_heron.target import host_target, instruction_set, parse_target
 
 from . import plots, report
 from .figures import gops, merge_seeds, merge_tuner_figures, percent_of_peak, speedup
@@ -43,12 +44,13 @@ from .kernels import best_kernel
 from .machine import describe
 from .msvnni import metaschedule_vnni_patched
 from .noise import NoiseGuard
+from .path_peak import target_peaks
 from .peak import Peaks, cached_peaks
 from .profiles import Case, Profile, load_profile, load_workloads
 from .reference import with_cached_reference
 from .timing import python_timer, time_interleaved
 from .tuners import TUNERS, Tuner, tune_case
-from .vendor import QUANTIZED_ENGINE, Unavailable, torch_version, vendor_baseline
+from .vendor import QUANTIZED_ENGINES, Unavailable, torch_version, vendor_paths
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,8 @@ def run_suite(
     guard: NoiseGuard | None = None,
     patch_ms_vnni: bool = True,
     peaks: Peaks | None = None,
-    vendor_isa: str = "avx512_core_vnni",
+    vendor_isa: str | None = None,
+    int8_range: str = "u8",
 ) -> dict:
     """Run every case of ``profile`` and write all outputs to ``out``; returns the results.
 
@@ -79,12 +82,17 @@ def run_suite(
         Defaults to :func:`~tvm_heron.target.host_target`.
     guard : NoiseGuard, optional
         The noisy-machine guard of the timings (threshold 0.2, 3 attempts by default).
-    vendor_isa : str
-        Newest instruction set oneDNN may use (``ONEDNN_MAX_CPU_ISA``); the
-        default is that of tvm-heron's kernels, AVX-512 VNNI (no AMX), so the
-        comparison is on the same hardware units. ``"all"`` leaves oneDNN free.
+    vendor_isa : str, optional
+        Newest instruction set oneDNN may use (``ONEDNN_MAX_CPU_ISA``); by
+        default that of the target's description (:mod:`tvm_heron.isa`: AVX-512
+        VNNI without AMX, AVX2...), so the comparison is on the same hardware
+        units; PyTorch's own kernels get the same vector width
+        (``ATEN_CPU_CAPABILITY``). ``"all"`` leaves both free.
+    int8_range : str
+        ``"u7"``: the int8 cases declare 7-bit activations (AVX2's vpmaddubsw form).
     patch_ms_vnni : bool
-        Replace MetaSchedule's broken VNNI intrinsic by tvm-heron's (int8 cases).
+        Replace MetaSchedule's broken VNNI intrinsic by tvm-heron's (int8 cases
+        on an AVX-512 VNNI target, where MetaSchedule's VNNI rule applies).
     peaks : Peaks, optional
         Skip the micro-benchmark (tests); otherwise measured once and cached in ``out/peak.json``.
     """
@@ -93,11 +101,14 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     target = target if target is not None else host_target()
     guard = guard if guard is not None else NoiseGuard()
-    patched = patch_ms_vnni and any(c.dtype == "int8" for c in profile.cases)
-    isa = _limit_vendor_isa(vendor_isa)
+    description = instruction_set(target)
+    patched = (patch_ms_vnni and description.name == "avx512_vnni"
+               and any(c.dtype == "int8" for c in profile.cases))
+    isa = _limit_vendor_isa(vendor_isa if vendor_isa is not None else description.onednn_isa or "all",
+                            None if vendor_isa == "all" else description.aten_capability)
     with metaschedule_vnni_patched() if patched else contextlib.nullcontext():
         results = _run_cases(profile, out, seed=seed, seeds=seeds, target=target, guard=guard,
-                             peaks=peaks, patched=patched)
+                             peaks=peaks, patched=patched, int8_range=int8_range)
     results["settings"]["vendor_isa"] = isa
     results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
     results["wall_s"] = time.perf_counter() - start
@@ -106,13 +117,17 @@ def run_suite(
 
 
 def _run_cases(profile: Profile, out: Path, *, seed: int, seeds: int, target, guard: NoiseGuard,
-               peaks: Peaks | None, patched: bool) -> dict:
+               peaks: Peaks | None, patched: bool, int8_range: str = "u8") -> dict:
     start = time.perf_counter()
     cores = int(target.attrs.get("num-cores", 1))
     if peaks is None:
         peaks = cached_peaks(out / "peak.json", cores)
     logger.info("peak throughput (%d threads): int8 %s GOP/s, float32 %s GFLOP/s", cores,
                 _rate(peaks.peak("int8")), _rate(peaks.peak("float32")))
+    paths = target_peaks(target, cores, isa.InputRange(int8_range))
+    for dtype, path in paths.items():
+        logger.info("peak of the %s path %s (%s): %s GOP/s", dtype, path.intrinsic,
+                    path.instruction, _rate(path.gops))
     results = {
         "schema": report.SCHEMA,
         "profile": profile.name,
@@ -123,12 +138,14 @@ def _run_cases(profile: Profile, out: Path, *, seed: int, seeds: int, target, gu
             "seeds": seeds,
             "noise_threshold": guard.threshold, "noise_attempts": guard.max_attempts,
             "ms_vnni_patched": patched, "target": str(target),
+            "instruction_set": instruction_set(target).name, "int8_range": int8_range,
         },
         "machine": describe(cores),
         "versions": {"tvm": tvm.__version__, "tvm_heron": tvm_heron.__version__,
                      "torch": torch_version() or "not importable",
-                     "torch quantized engine": QUANTIZED_ENGINE},
+                     "torch quantized engines": list(QUANTIZED_ENGINES)},
         "peaks": peaks.to_json(),
+        "path_peaks": {dtype: path.to_json() for dtype, path in paths.items()},
         "cases": [],
     }
     for index, case in enumerate(profile.cases, 1):
@@ -136,7 +153,8 @@ def _run_cases(profile: Profile, out: Path, *, seed: int, seeds: int, target, gu
                     "x".join(map(str, case.shape)))
         results["cases"].append(
             run_case(case, profile=profile, out=out, target=target, seed=seed, seeds=seeds,
-                     guard=guard, peaks=peaks, cores=cores)
+                     guard=guard, peaks=peaks, cores=cores, int8_range=int8_range,
+                     path_peaks=paths)
         )
         results["wall_s"] = time.perf_counter() - start
         report.write_json(results, out / "results.json")  # partial results survive a crash
@@ -153,13 +171,15 @@ def write_outputs(results: dict, out: str | Path) -> None:
 
 
 def run_case(case: Case, *, profile: Profile, out: Path, target, seed: int, guard: NoiseGuard,
-             peaks: Peaks, cores: int, seeds: int = 1) -> dict:
+             peaks: Peaks, cores: int, seeds: int = 1, int8_range: str = "u8",
+             path_peaks: dict | None = None) -> dict:
     """Tune, check and time one case; returns its entry of the results (never raises)."""
     entry = {"id": case.id, "case": case.name, "op": case.op, "shape": list(case.shape),
              "dtype": case.dtype, "flops": None, "status": "ok", "reason": None,
              "tuners": {}, "candidates": {}, "speedup": {}}
     try:
-        workload = with_cached_reference(make_workload(case.op, case.shape, case.dtype))
+        workload = with_cached_reference(make_workload(
+            case.op, case.shape, case.dtype, int8_range=int8_range if case.dtype == "int8" else "u8"))
         inputs = workload.make_inputs(np.random.default_rng(seed))
     except HeronError as err:
         logger.info("  n/a: %s", err)
@@ -177,15 +197,21 @@ def run_case(case: Case, *, profile: Profile, out: Path, target, seed: int, guar
                 workload, entry["tuners"][key], work_dir, target=target, inputs=inputs)
             if timer is not None:
                 timers[key] = timer
-    entry["candidates"]["vendor"], timer = _vendor(workload, inputs, cores=cores)
-    if timer is not None:
-        timers["vendor"] = timer
+    paths, vendor_timers = _vendor_paths(workload, inputs, cores=cores)
+    entry["vendor_paths"] = paths
+    for name, timer in vendor_timers.items():
+        entry["candidates"][name] = paths[name.removeprefix(VENDOR_PREFIX)]
+        timers[name] = timer
     for name, cand in entry["candidates"].items():
         if cand["status"] != "ok":
             logger.info("  %s: %s: %s", name, cand["status"], cand.get("reason"))
-    peak = peaks.peak(case.dtype)
+    # % of peak: of the fastest path the target's space has for the dtype (measured with
+    # its intrinsic); the machine's peak where that was not measured.
+    path = (path_peaks or {}).get(case.dtype)
+    peak = path.gops if path is not None and path.gops else peaks.peak(case.dtype)
     if timers:
         _time(entry, workload, timers, profile=profile, guard=guard, peak=peak)
+    entry["candidates"]["vendor"] = _fastest_vendor(entry, paths)
     if seeds > 1:
         for tuner in TUNERS:
             keys, _, run_seeds = zip(*seed_runs(tuner.name, seed, seeds))
@@ -249,30 +275,68 @@ def _tuned_kernel(
     return cand, kernel.timer if kernel.correct else None
 
 
-def _limit_vendor_isa(isa: str) -> str:
-    """Set ``ONEDNN_MAX_CPU_ISA`` (oneDNN reads it once, at its first use); returns the ISA in force."""
+def _limit_vendor_isa(isa: str, aten: str | None = None) -> str:
+    """Set ``ONEDNN_MAX_CPU_ISA`` and ``ATEN_CPU_CAPABILITY`` (read once, at PyTorch's first use).
+
+    Returns oneDNN's ISA in force.
+    """
     if isa != "all":
         os.environ["ONEDNN_MAX_CPU_ISA"] = isa.upper()
     else:
         os.environ.pop("ONEDNN_MAX_CPU_ISA", None)
-    if "torch" in sys.modules and isa != "all":
-        logger.warning("PyTorch was imported before the suite: oneDNN may ignore the ISA limit")
+    if aten:
+        os.environ["ATEN_CPU_CAPABILITY"] = aten
+    else:
+        os.environ.pop("ATEN_CPU_CAPABILITY", None)
+    # ``import tvm`` imports PyTorch when it is installed; both variables are read at the
+    # first operation, not at import (checked: torch._int_mm changes ISA after the import).
     return os.environ.get("ONEDNN_MAX_CPU_ISA", "all").lower()
 
 
-def _vendor(workload, inputs, *, cores: int) -> tuple[dict, object]:
-    """(candidate entry, batch timer or None) of the PyTorch baseline, checked."""
+#: Candidate name prefix of each timed vendor path (``vendor:torch._int_mm``...).
+VENDOR_PREFIX = "vendor:"
+
+
+def _vendor_paths(workload, inputs, *, cores: int) -> tuple[dict, dict]:
+    """({path: entry}, {candidate name: batch timer}) of every PyTorch path, each checked.
+
+    Every path is reported with whether it was correct on the test data; only
+    the correct ones are timed.
+    """
     try:
-        vendor = vendor_baseline(workload, inputs[1], threads=cores)
-        if isinstance(vendor, Unavailable):
-            return {"status": "n/a", "reason": vendor.reason}, None
-        correct, error = vendor.check(workload, inputs[1])
+        paths = vendor_paths(workload, inputs[1], threads=cores)
     except Exception as err:  # pylint: disable=broad-except
-        return _error(err), None
-    cand = {"status": "ok" if correct else "wrong", "impl": vendor.impl, "note": vendor.note,
-            "correct": correct, "max_abs_error": error,
-            "reason": None if correct else "its output differs from the reference"}
-    return cand, python_timer(vendor.fn) if correct else None
+        return {"-": _error(err)}, {}
+    if isinstance(paths, Unavailable):
+        return {"-": {"status": "n/a", "reason": paths.reason}}, {}
+    entries, timers = {}, {}
+    for path in paths:
+        if path.call is None:
+            entries[path.name] = {"status": "n/a", "reason": path.reason}
+            continue
+        entries[path.name] = {"status": "ok" if path.correct else "wrong", "impl": path.call.impl,
+                              "note": path.call.note, "correct": path.correct,
+                              "max_abs_error": path.max_abs_error, "reason": path.reason}
+        if path.correct:
+            timers[VENDOR_PREFIX + path.name] = python_timer(path.call.fn)
+    return entries, timers
+
+
+def _fastest_vendor(entry: dict, paths: dict) -> dict:
+    """The vendor candidate: the timed correct path with the lowest median (others in its note)."""
+    timed = [(cand["median_s"], name) for name, cand in paths.items() if cand.get("median_s")]
+    if not timed:
+        reasons = "; ".join(f"{name}: {cand.get('reason')}" for name, cand in paths.items())
+        return {"status": "n/a", "reason": f"no correct PyTorch path ({reasons})"}
+    _, best = min(timed)
+    others = [f"{name}: {cand.get('reason') or _ms(cand.get('median_s'))}"
+              for name, cand in paths.items() if name != best]
+    for name in paths:
+        entry["candidates"].pop(VENDOR_PREFIX + name, None)
+    chosen = dict(paths[best])
+    chosen["note"] = "; ".join(x for x in (chosen.get("note"), "fastest correct PyTorch path", *others) if x)
+    chosen["path"] = best
+    return chosen
 
 
 def _time(entry: dict, workload, timers: dict, *, profile: Profile, guard: NoiseGuard,
@@ -342,10 +406,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="largest CPU share of other processes during a quiet timing (0..1)")
     parser.add_argument("--noise-attempts", type=int, default=3,
                         help="timings of a batch at most while the machine is noisy")
-    parser.add_argument("--vendor-isa", default="avx512_core_vnni",
-                        help="newest instruction set oneDNN may use (ONEDNN_MAX_CPU_ISA): the "
-                        "default is that of tvm-heron's kernels (AVX-512 VNNI, no AMX); 'all' "
-                        "leaves oneDNN free")
+    parser.add_argument("--vendor-isa", default=None,
+                        help="newest instruction set oneDNN may use (ONEDNN_MAX_CPU_ISA): by "
+                        "default that of tvm-heron's kernels on the target (AVX-512 VNNI without "
+                        "AMX, AVX2, ...); 'all' leaves oneDNN free")
+    parser.add_argument("--target", default=None,
+                        help="'host' (default) or a JSON dict of a CPU this machine can run, e.g. "
+                        '\'{"kind":"llvm","mcpu":"znver3"}\' for the AVX2 paths')
+    parser.add_argument("--int8-range", default="u8", choices=("u8", "u7"),
+                        help="u7: the int8 cases declare 7-bit activations (AVX2's vpmaddubsw form)")
     parser.add_argument("--no-patch-ms-vnni", action="store_true",
                         help="keep MetaSchedule's own (broken with LLVM 22) VNNI intrinsic")
     return parser.parse_args(argv)
@@ -368,8 +437,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seeds < 1:
         print(f"error: --seeds must be positive, got {args.seeds}", file=sys.stderr)
         return 2
+    try:
+        target = parse_target(args.target)
+        instruction_set(target)
+    except HeronError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     results = run_suite(profile, args.out, seed=args.seed, seeds=args.seeds, guard=guard,
-                        patch_ms_vnni=not args.no_patch_ms_vnni, vendor_isa=args.vendor_isa)
+                        target=target, patch_ms_vnni=not args.no_patch_ms_vnni,
+                        vendor_isa=args.vendor_isa, int8_range=args.int8_range)
     print(f"\n{Path(args.out) / 'REPORT.md'}:\n")
     print(report.render_markdown(results))
     return 0

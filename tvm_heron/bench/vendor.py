@@ -13,19 +13,24 @@ and quantization happens here, outside the timed call:
   ``channels_last`` (``channels_last_3d``) memory format, which oneDNN
   convolves without a transposition (conv1d's view is NCL with channel
   stride 1; PyTorch runs it as a 2-D convolution).
-* int8 GEMM family: ``torch._int_mm`` (s8 x s8 -> s32, exact). The u8
+* int8 GEMM family: ``torch._int_mm`` (s8 x s8 -> s32). The u8
   activations are shifted to s8 (``a - 128``) before timing; adding
-  ``128 * rowsum(B)`` (not timed) gives the exact u8 x s8 result, which is
-  checked. bmm loops ``_int_mm`` over the batch in Python.
+  ``128 * rowsum(B)`` (not timed) gives the u8 x s8 result, which is
+  checked. bmm loops ``_int_mm`` over the batch in Python. GEMM and GEMV also
+  run ``torch.ops.quantized.linear`` on each quantized engine (``onednn``,
+  ``x86``, ``fbgemm``): quint8 activations (scale 1, zero point 0), qint8
+  weights, prepacked before timing, the output requantized to quint8.
 * int8 convolutions: ``torch.ops.quantized.conv{1,2,3}d`` /
-  ``conv_transpose2d`` on the ``onednn`` quantized engine, quint8 activations
-  (scale 1, zero point 0: the u8 values as they are) and qint8 weights
-  (scale 1), prepacked before timing. The output is *requantized* to quint8
-  (scale from the reference's range), so it is checked to one quantum. A case
-  the onednn engine rejects (a transposed convolution with output padding) or
-  computes wrongly (PyTorch 2.13's onednn ``conv_transpose2d``, here) falls
-  back to the ``x86``, then ``fbgemm`` engine; ``impl`` names the engine that
-  ran and ``note`` why the others did not.
+  ``conv_transpose2d`` on each quantized engine, the same types. A
+  requantized output is checked to one quantum.
+
+:func:`vendor_paths` returns every path, each run once on the workload's
+test data and marked correct or not: without VNNI, PyTorch's quantized
+kernels use the saturating ``vpmaddubsw`` (exact only for 7-bit
+activations), and on AVX2 PyTorch 2.13 gave wrong results for full-range u8
+data in ``_int_mm`` and in every engine's convolutions. A wrong path is
+reported, never timed as the baseline; :func:`vendor_baseline` is the first
+correct path (the suite times every correct one and keeps the fastest).
 
 No TVM here; PyTorch is imported on first use.
 """
@@ -53,6 +58,30 @@ class Unavailable:
     """No vendor baseline, and why."""
 
     reason: str
+
+
+@attrs.frozen
+class VendorPath:
+    """One PyTorch path for a workload, run once on its test data.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``torch._int_mm``, ``quantized onednn``, ``torch.nn.functional.linear``...).
+    call : VendorCall or None
+        What to time; None when PyTorch cannot run it.
+    correct : bool or None
+        Whether its output matched the reference (None: not run).
+    max_abs_error : float or None
+    reason : str or None
+        Why it cannot run, or how it is wrong.
+    """
+
+    name: str
+    call: VendorCall | None
+    correct: bool | None
+    max_abs_error: float | None = None
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -100,15 +129,13 @@ def torch_version() -> str | None:
     return str(torch.__version__)
 
 
-def vendor_baseline(
-    workload, logical: Sequence[np.ndarray], *, threads: int
-) -> VendorCall | Unavailable:
-    """The PyTorch baseline of ``workload`` on its logical inputs (see the module docstring).
+def vendor_paths(workload, logical: Sequence[np.ndarray], *, threads: int) -> list[VendorPath] | Unavailable:
+    """Every PyTorch path of ``workload`` on its logical inputs, each run and checked.
 
     Parameters
     ----------
     workload : tvm_heron.ops.Workload
-        Operator, shape, dtype; ``reference`` is used by :meth:`VendorCall.check`.
+        Operator, shape, dtype; ``reference`` checks each path's output.
     logical : sequence of numpy.ndarray
         ``workload.make_inputs(rng)[1]``: activation, weight in its logical layout.
     threads : int
@@ -122,21 +149,59 @@ def vendor_baseline(
         return Unavailable(f"no vendor baseline for the {workload.epilogue} epilogue")
     if workload.dtype not in ("int8", "float32"):
         return Unavailable(f"no vendor baseline for dtype {workload.dtype}")
-    torch.set_num_threads(threads)
-    if workload.op in MATMUL_OPS:
-        build = _matmul_int8 if workload.dtype == "int8" else _matmul_fp32
-    elif workload.op in CONV_RANK:
-        build = _conv_int8 if workload.dtype == "int8" else _conv_fp32
-    else:
+    if workload.op not in MATMUL_OPS and workload.op not in CONV_RANK:
         return Unavailable(f"no vendor baseline for operator {workload.op!r}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # quantized tensors are deprecated in PyTorch 2.13
-            call = build(torch, workload, logical)
-            call.fn()  # a shape the library does not take fails here, not in the timing
-    except (RuntimeError, NotImplementedError, ValueError, TypeError) as err:
-        return Unavailable(f"PyTorch cannot run it: {_first_line(err)}")
-    return call
+    torch.set_num_threads(threads)
+    paths = []
+    for name, build in _builders(torch, workload):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # quantized tensors are deprecated in PyTorch 2.13
+                call = build(torch, workload, logical)
+                correct, error = call.check(workload, logical)  # a shape it does not take fails here
+        except (RuntimeError, NotImplementedError, ValueError, TypeError) as err:
+            paths.append(VendorPath(name, None, None, reason=f"PyTorch cannot run it: {_first_line(err)}"))
+            continue
+        paths.append(VendorPath(name, call, correct, error,
+                                None if correct else f"wrong output on the test data (max abs error {error:.4g})"))
+    return paths
+
+
+def vendor_baseline(
+    workload, logical: Sequence[np.ndarray], *, threads: int
+) -> VendorCall | Unavailable:
+    """The first correct path of :func:`vendor_paths`, or :class:`Unavailable` saying why none is."""
+    paths = vendor_paths(workload, logical, threads=threads)
+    if isinstance(paths, Unavailable):
+        return paths
+    for path in paths:
+        if path.correct:
+            others = [f"{p.name}: {p.reason}" for p in paths if p is not path and not p.correct]
+            return attrs.evolve(path.call, note="; ".join(x for x in (path.call.note, *others) if x))
+    return Unavailable("no PyTorch path computes it correctly here: "
+                       + "; ".join(f"{p.name}: {p.reason}" for p in paths))
+
+
+def _builders(torch, workload) -> list[tuple[str, Callable]]:
+    """(name, build) of every path of the workload, in the order of preference."""
+    if workload.dtype == "float32":
+        if workload.op in MATMUL_OPS:
+            return [("torch fp32 matmul", _matmul_fp32)]
+        return [("torch fp32 conv", _conv_fp32)]
+    engines = [e for e in QUANTIZED_ENGINES if e in torch.backends.quantized.supported_engines]
+
+    def on(engine, build):
+        def run(torch_, workload_, logical_):
+            torch_.backends.quantized.engine = engine
+            return build(torch_, workload_, logical_, engine)
+        return run
+
+    if workload.op in MATMUL_OPS:
+        paths = [("torch._int_mm", _matmul_int8)]
+        if workload.op != "bmm":
+            paths += [(f"quantized.linear {e}", on(e, _quantized_linear)) for e in engines]
+        return paths
+    return [(f"quantized conv {e}", on(e, _quantized_conv)) for e in engines]
 
 
 # -- GEMM family --------------------------------------------------------------------------------
@@ -231,25 +296,6 @@ def _conv_fp32(torch, workload, logical) -> VendorCall:
     return VendorCall(impl, fn, _channel_last)
 
 
-def _conv_int8(torch, workload, logical) -> VendorCall:
-    engines = [e for e in QUANTIZED_ENGINES if e in torch.backends.quantized.supported_engines]
-    if not engines:
-        raise RuntimeError(f"none of the quantized engines {QUANTIZED_ENGINES} is built in")
-    failures = []
-    for engine in engines:
-        torch.backends.quantized.engine = engine
-        try:
-            call = _quantized_conv(torch, workload, logical, engine)
-        except RuntimeError as err:  # e.g. onednn: "only supports zero output_padding"
-            failures.append(f"{engine} engine: {_first_line(err)}")
-            continue
-        correct, error = call.check(workload, logical)
-        if correct:
-            return attrs.evolve(call, note="; ".join([call.note, *failures]))
-        failures.append(f"{engine} engine: wrong output (max abs error {error:.4g})")
-    raise RuntimeError("no quantized engine computes it: " + "; ".join(failures))
-
-
 def _quantized_conv(torch, workload, logical, engine: str) -> VendorCall:
     params = _conv_params(workload)
     x = _activation(torch, logical[0], params)
@@ -280,6 +326,29 @@ def _quantized_conv(torch, workload, logical, engine: str) -> VendorCall:
     return VendorCall(
         f"{impl} ({engine} engine, quint8 x qint8, requantized to quint8)",
         lambda: op(qx, packed, scale, 128),
+        output,
+        tolerance=1.01 * scale,
+        note=f"the output is requantized to quint8 (scale {scale:.4g}), checked to one quantum",
+    )
+
+
+def _quantized_linear(torch, workload, logical, engine: str) -> VendorCall:
+    a_u8, b_s8 = logical[:2]
+    qx = torch._make_per_tensor_quantized_tensor(  # pylint: disable=protected-access
+        torch.from_numpy(np.ascontiguousarray(a_u8)), 1.0, 0)
+    qw = torch._make_per_tensor_quantized_tensor(  # pylint: disable=protected-access
+        torch.from_numpy(np.ascontiguousarray(b_s8)), 1.0, 0)
+    packed = torch.ops.quantized.linear_prepack(qw, None)
+    expected = workload.reference(*logical)
+    scale = max(float(np.max(np.abs(expected))), 1.0) / 127.0
+    linear = torch.ops.quantized.linear
+
+    def output(result) -> np.ndarray:
+        return result.dequantize().to(torch.float64).numpy()
+
+    return VendorCall(
+        f"torch.ops.quantized.linear ({engine} engine, quint8 x qint8, requantized to quint8)",
+        lambda: linear(qx, packed, scale, 128),
         output,
         tolerance=1.01 * scale,
         note=f"the output is requantized to quint8 (scale {scale:.4g}), checked to one quantum",

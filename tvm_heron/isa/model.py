@@ -141,6 +141,11 @@ class InstructionSet:
         What it offers, in order of preference per data type.
     example_cpu : str
         An LLVM CPU name (or triple) with exactly this set, for build-only checks.
+    onednn_isa : str or None
+        oneDNN's name of the same set (``ONEDNN_MAX_CPU_ISA``): the benchmarks limit
+        the vendor library to the instructions tvm-heron's kernels use.
+    aten_capability : str or None
+        PyTorch's name of the same vector width (``ATEN_CPU_CAPABILITY``).
     """
 
     name: str
@@ -151,6 +156,8 @@ class InstructionSet:
     vector_registers: int
     intrinsics: tuple[Intrinsic, ...]
     example_cpu: str
+    onednn_isa: str | None = None
+    aten_capability: str | None = None
 
     def intrinsics_for(self, dtype: str, input_range: InputRange = InputRange.U8) -> tuple[Intrinsic, ...]:
         """The intrinsics for ``dtype``; U7 intrinsics only when the activations are declared 7-bit."""

@@ -77,6 +77,8 @@ AVX512_VNNI = InstructionSet(
     vector_registers=32,
     intrinsics=(VNNI_512, FMA_512),
     example_cpu="cascadelake",
+    onednn_isa="avx512_core_vnni",
+    aten_capability="avx512",
 )
 AVX_VNNI = InstructionSet(
     name="avx_vnni",
@@ -87,6 +89,8 @@ AVX_VNNI = InstructionSet(
     vector_registers=16,
     intrinsics=(VNNI_256, FMA_256),
     example_cpu="alderlake",
+    onednn_isa="avx2_vnni",
+    aten_capability="avx2",
 )
 AVX512 = InstructionSet(
     name="avx512",
@@ -97,6 +101,8 @@ AVX512 = InstructionSet(
     vector_registers=32,
     intrinsics=(AVX2_EXACT, AVX2_U7, FMA_512),
     example_cpu="skylake-avx512",
+    onednn_isa="avx512_core",
+    aten_capability="avx512",
 )
 AVX2 = InstructionSet(
     name="avx2",
@@ -107,6 +113,8 @@ AVX2 = InstructionSet(
     vector_registers=16,
     intrinsics=(AVX2_EXACT, AVX2_U7, FMA_256),
     example_cpu="znver3",
+    onednn_isa="avx2",
+    aten_capability="avx2",
 )
 
 #: Best first: a target gets the first whose features it has.
