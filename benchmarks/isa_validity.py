@@ -20,7 +20,7 @@ import time
 
 from tvm_heron import isa
 from tvm_heron.bench.asm_validity import count
-from tvm_heron.bench.profiles import load_profile
+from tvm_heron.bench.profiles import load_profile, load_workloads
 from tvm_heron.ops import make_workload
 from tvm_heron.target import host_target, instruction_set
 
@@ -37,7 +37,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     host = instruction_set(host_target()).name
     names = args.isas.split(",") if args.isas else [d.name for d in isa.INSTRUCTION_SETS if d.name != host]
-    cases = {case.op: case for case in load_profile(args.profile).cases}  # one shape per operator
+    profile = load_profile(load_workloads(), args.profile, dtypes=["int8"])
+    cases = {case.op: case for case in profile.cases}  # one shape per operator
     rows = []
     for name in names:
         description = isa.by_name(name)

@@ -38,6 +38,7 @@ from tvm_heron.bench.kernels import best_kernel
 from tvm_heron.bench.timing import python_timer, time_interleaved
 from tvm_heron.bench.vendor import Unavailable
 from tvm_heron.builder import PersistentBuilder
+from tvm_heron.database import open_database
 from tvm_heron.intrinsics import wmma
 from tvm_heron.ops import make_workload
 from tvm_heron.space import analyze, heron_space, postprocess, replay
@@ -79,7 +80,7 @@ def tune_heron(workload, target, work_dir: Path, trials: int, seed: int) -> dict
 def tune_metaschedule(workload, target, work_dir: Path, trials: int, seed: int) -> dict:
     start = time.perf_counter()
     mod = tvm.IRModule({"main": workload.func})
-    database = ms.database.JSONDatabase(work_dir=str(work_dir))
+    database = open_database(work_dir, target=target)
     builder = PersistentBuilder(max_workers=2, timeout_sec=120.0)
     try:
         ms.tune_tir(mod, target, str(work_dir), max_trials_global=trials,

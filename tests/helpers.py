@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
@@ -110,3 +112,26 @@ def hashes(batches):
     from tvm_ffi import structural_hash
 
     return [structural_hash(c.sch.mod) for batch in batches for c in batch]
+
+
+@contextlib.contextmanager
+def rpc_pool(key: str, servers: int = 2):
+    """An RPC tracker and ``servers`` servers on 127.0.0.1, registered; yields (tracker port, servers)."""
+    from tvm.rpc.server import Server
+    from tvm.rpc.tracker import Tracker
+
+    from tvm_heron.rpc import RPCConfig, wait_for_servers
+
+    tracker = Tracker(host="127.0.0.1", port=9190, port_end=9990, silent=True)
+    started = [Server(host="127.0.0.1", port=10000 + 200 * i, port_end=10190 + 200 * i,
+                      tracker_addr=("127.0.0.1", tracker.port), key=key, silent=True)
+               for i in range(servers)]
+    try:
+        if servers:
+            config = RPCConfig(tracker_host="127.0.0.1", tracker_port=tracker.port, tracker_key=key)
+            wait_for_servers(config, 30, poll_s=0.2)
+        yield tracker.port, started
+    finally:
+        for server in started:
+            server.terminate()
+        tracker.terminate()

@@ -635,7 +635,7 @@ def test_path_peak_of_the_host_and_a_cross_built_set():
 
     intrinsic = HOST_ISA.intrinsics_for("int8")[0]
     peak = measure_path(HOST_ISA, intrinsic, 1, repeat=1)
-    assert peak.gops > 1 and peak.reason is None and peak.rows == min(HOST_ISA.max_accumulators(intrinsic), 24)
+    assert peak.gops > 1 and peak.reason is None and 1 <= peak.rows <= min(HOST_ISA.max_accumulators(intrinsic), 24)
     neon = isa.by_name("neon_i8mm")
     skipped = measure_path(neon, neon.intrinsics[0], 1)
     assert skipped.gops is None and "not run here" in skipped.reason
@@ -653,3 +653,13 @@ def test_asm_validity_counts_the_instruction(name):
     assert (heron.drawn, heron.postprocessed, heron.built, heron.with_instruction) == (3, 3, 3, 3)
     meta = count(workload, isa.by_name(name), "metaschedule", 2)
     assert meta.drawn == 2 and meta.built <= meta.postprocessed <= 2
+
+
+def test_database_cost_benchmark_runs(tmp_path):
+    """benchmarks/db_cost.py's measurement on a small database (the figure itself is the benchmark's)."""
+    from helpers import HOST
+
+    from tvm_heron.bench.db_cost import measure
+
+    cost = measure(tmp_path, HOST, records=200)
+    assert cost.records == 200 and 0 < cost.commit_s < cost.read_s + 1 and cost.per_trial_s > 0

@@ -36,15 +36,57 @@ AARCH64 = '{"kind":"llvm","mtriple":"aarch64-linux-gnu","mattr":["+neon","+dotpr
             "--int8-range u7 means nothing on cascadelake",
         ),
         (["--op", "gemm", "--shape", "64,64,64", "--target", AARCH64], "can be built here but not run"),
-        (["--op", "gemm", "--shape", "64,64,64", "--trials", "0"], "--trials must be positive"),
+        (["--op", "gemm", "--shape", "64,64,64", "--trials", "0"], "must be an integer in [1, 2147483647]"),
+        (["--op", "gemm", "--shape", "64,64,64", "--trials", "4294967297"], "got 4294967297"),
+        (["--op", "gemm", "--shape", "64,64,64", "--seed", "-1"], "must be an integer in [0, 2147483647]"),
+        (["--op", "gemm", "--shape", "64,64,64", "--data-layout", "NCHW"],
+         "--data-layout applies to convolutions only"),
+        (["--op", "gemm", "--shape", f"{10**20},64,64"], "larger than 2147483647"),
+        (["--op", "gemm", "--shape", f"{2**31 - 1},64,64"], "more than this machine's"),
+        (["--op", "gemm", "--shape", "64,64,64", "--json", "/no/such/dir/out.json"],
+         "directory /no/such/dir does not exist"),
+        (["--op", "gemm", "--shape", "64,64,64", "--rpc-key", "k"], "--rpc-tracker and --rpc-key go together"),
+        (["--op", "gemm", "--shape", "64,64,64", "--rpc-tracker", "nohost", "--rpc-key", "k"],
+         "--rpc-tracker must be HOST:PORT"),
         (["--op", "gemm", "--shape", "64,64,64", "--strategy", "magic"], "unknown strategy 'magic'"),
         (["--op", "gemm", "--shape", "64,64,64", "--target", "not-a-target"], "cannot parse target"),
     ],
 )
 def test_bad_input(argv, message, capsys, tmp_path):
-    status = main(["tune", *argv, "--work-dir", str(tmp_path)])
+    """Every row: exit 2 and a message naming the problem, before any tuning (no traceback)."""
+    status = _status(["tune", *argv, "--work-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == EXIT_BAD_INPUT, err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "tuning.sqlite").exists()  # nothing started
+
+
+def _status(argv) -> int:
+    try:
+        return main(argv)
+    except SystemExit as done:  # argparse's own errors exit 2 too
+        return int(done.code)
+
+
+@pytest.mark.parametrize("work_dir, message", [
+    ("file", "is a file, not a directory"),
+    ("/proc/heron-work", "is not writable"),
+])
+def test_unusable_work_dir(work_dir, message, capsys, tmp_path):
+    if work_dir == "file":
+        work_dir = tmp_path / "f"
+        work_dir.write_text("x")
+    status = _status(["tune", "--op", "gemm", "--shape", "64,64,64", "--work-dir", str(work_dir)])
+    assert status == EXIT_BAD_INPUT and message in capsys.readouterr().err
+
+
+def test_an_infeasible_space_exits_2(monkeypatch, capsys, tmp_path):
+    from tvm_heron import tuning
+
+    monkeypatch.setattr(tuning, "space_problem", lambda *_: "no design space with a feasible model")
+    status = main(["tune", "--op", "gemm", "--shape", "64,64,64", "--work-dir", str(tmp_path)])
     assert status == EXIT_BAD_INPUT
-    assert message in capsys.readouterr().err
+    assert "heron-cga cannot search it: no design space with a feasible model" in capsys.readouterr().err
 
 
 def test_cpu_without_a_described_set_error_suggests_fallback(capsys, tmp_path):
@@ -108,16 +150,15 @@ def test_tune_writes_summary_and_kernel_is_exact(tmp_path):
 
 def _all_records_feasible(work_dir, n):
     from helpers import HOST, design_spaces
-    from tvm.s_tir import meta_schedule as ms
 
+    from tvm_heron.database import open_database
     from tvm_heron.ops import make_workload
     from tvm_heron.space import analyze
 
     workload = make_workload("gemm", (n, n, n), "int8")
     mod, _, spaces = design_spaces(workload)
     models = [analyze(s, mod, HOST) for s in spaces]
-    database = ms.database.JSONDatabase(work_dir=str(work_dir))
-    records = database.get_all_tuning_records()
+    records = open_database(work_dir, target=HOST).get_all_tuning_records()
     assert records
     for record in records:
         points = [m.point_of(record.trace) for m in models]

@@ -352,3 +352,27 @@ def test_errors():
         solver.solve(restrict={model.keys[0]: []})
     with pytest.raises(ValueError, match=r"choice#7"):
         model.violations({Choice(7): 0})
+
+
+def test_a_time_out_is_not_reported_as_infeasible(caplog):
+    """A solve cut by the time limit says so; sampling stops at its budget with a warning."""
+    import logging
+
+    from tvm_heron.constraints import ConstraintModel, CpSatSolver, Monomial, ProductEquals, TileFactor, Variable
+    from tvm_heron.constraints.solver import FEASIBLE, INFEASIBLE, TIMED_OUT
+
+    keys = tuple(TileFactor(0, i) for i in range(3))
+    model = ConstraintModel(variables=[Variable(k, domain=(1, 2, 4, 8)) for k in keys],
+                            constraints=[ProductEquals(term=Monomial(keys=keys), value=8, reason="split")])
+    solver = CpSatSolver(model)
+    assert solver.solve(seed=1) is not None and solver.last_status == FEASIBLE
+    impossible = ConstraintModel(variables=model.variables, constraints=[
+        ProductEquals(term=Monomial(keys=keys), value=3, reason="3 has no factors of 2")])
+    none = CpSatSolver(impossible)
+    assert none.solve(seed=1) is None and none.last_status == INFEASIBLE
+    tiny = CpSatSolver(model, time_limit_s=1e-9)
+    with caplog.at_level(logging.WARNING):
+        if tiny.solve(seed=1) is None:  # CP-SAT may still finish within its first check
+            assert tiny.last_status == TIMED_OUT and "not proven infeasible" in caplog.text
+        assert len(solver.sample(100, rng=0, time_budget_s=0.0)) <= 1
+    assert "time budget" in caplog.text

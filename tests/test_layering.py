@@ -72,3 +72,22 @@ def test_import_registers_every_intrinsic_a_trace_can_name():
         "    assert TensorIntrin.get(name, allow_missing=True) is not None, name\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_descriptions_options_outcomes_and_the_record_store_do_not_import_tvm(tmp_path):
+    """Hardware knowledge, strategy options, outcomes and the SQLite store are plain Python."""
+    _run_without_tvm(
+        f"""
+        from tvm_heron import isa
+        from tvm_heron.database.jsonio import read_work_dir
+        from tvm_heron.database.store import RecordStore
+        from tvm_heron.outcome import FailureTally, classify
+        from tvm_heron.strategies.options import CgaOptions
+
+        assert isa.pack_tile("int8") == (16, 4) and isa.by_name("avx2").vector_registers == 16
+        assert CgaOptions(seed=1).to_kwargs()["seed"] == 1
+        assert classify("LocalBuilder: Timeout, killed after 30 seconds").transient
+        store = RecordStore({str(tmp_path / "t.sqlite")!r})
+        assert store.stats()["records"] == 0
+        """
+    )

@@ -10,10 +10,11 @@ from helpers import HOST, HOST_ISA, host_intrinsic
 from tvm.s_tir import meta_schedule as ms
 
 from tvm_heron.cli import main as cli_main
+from tvm_heron.database import open_database
 from tvm_heron.errors import HeronError, UnanalyzableSpaceError
 from tvm_heron.models import MODELS, load_model
 from tvm_heron.relax import measure, pipeline
-from tvm_heron.relax import tasks as relax_tasks
+from tvm_heron.space import usable as space_usable
 from tvm_heron.relax.tasks import DEFAULT, HERON, plan_tasks
 from tvm_heron.relax.tune import compare, tune_model
 
@@ -93,7 +94,7 @@ def test_plan_tensorizes_convs_and_falls_back_elsewhere(monkeypatch):
         def unreadable(*_args, **_kwargs):
             raise UnanalyzableSpaceError("cannot interpret the trace: test")
 
-        patch.setattr(relax_tasks, "analyze", unreadable)
+        patch.setattr(space_usable, "analyze", unreadable)
         unread = plan_tasks(extracted[:1], HOST)
     assert unread[0].strategy == "evolutionary"
     assert "heron-cga cannot search it" in unread[0].fallback and "no design space" in unread[0].fallback
@@ -113,7 +114,7 @@ def test_int8_model_tuned_end_to_end_is_exact(tmp_path):
     assert tuned and all(t.valid_trials == t.trials for t in tuned)
     assert result.latency_s > 0 and result.untuned_latency_s > 0
     # the best kernel of a tuned task is tensorized with the host's int8 instruction
-    database = ms.database.JSONDatabase(work_dir=str(tmp_path))
+    database = open_database(tmp_path, target=HOST)
     prepared = pipeline.prepare(model.mod, model.params, HOST)
     task = next(t for t in ms.relax_integration.extract_tasks(prepared, HOST) if t.task_name == tuned[0].name)
     sch = ms.tir_integration.compile_tir(database, task.dispatched[0], HOST)

@@ -12,6 +12,7 @@ import tvm
 from helpers import HOST, HOST_ISA
 from tvm.s_tir import meta_schedule as ms
 
+from tvm_heron.database import open_database
 from tvm_heron.ops import make_workload
 from tvm_heron.tuning import tune
 
@@ -50,7 +51,7 @@ def test_short_tuning_run_is_correct_and_uses_the_intrinsic(op, dtype, tmp_path)
     assert result.valid_trials >= 1, result
     assert result.correct, f"{workload.name}: max error {result.max_abs_error}"
     intrin, instruction = INTRINSIC[dtype]
-    database = ms.database.JSONDatabase(work_dir=str(tmp_path))
+    database = open_database(tmp_path, target=HOST)
     sch = ms.tir_integration.compile_tir(database, tvm.IRModule({"main": workload.func}), HOST)
     assert intrin in str(sch.trace), "the best kernel is not tensorized"
     assert instruction in tvm.compile(sch.mod, HOST).mod.inspect_source("asm")

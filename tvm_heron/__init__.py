@@ -17,6 +17,7 @@ the vCPUs, one thread on a 2-vCPU machine)::
 from __future__ import annotations
 
 from .builder import PersistentBuilder
+from .database import open_database
 from .intrinsics import register_cpu as _register_cpu
 from .intrinsics import tvm_shipped as _tvm_shipped
 from .space import SpaceModel, analyze, heron_space
@@ -41,6 +42,7 @@ __all__ = [
     "ConstrainedGA",
     "ConstrainedRandom",
     "PersistentBuilder",
+    "open_database",
     "SimulatedAnnealing",
     "SpaceModel",
     "UnconstrainedGA",

@@ -6,6 +6,7 @@ tune        tune one operator and optionally write a JSON summary
 tune-model  tune a whole network (Relax) and check it against its reference
 space       print the constraint model of each design space of an operator
 info        the CPU, its instruction set and what Heron's space uses on it
+db          check, count, export or import a tuning database
 quickstart  tune int8 GEMM 64x64x64 on this CPU; print PASS and the latency
 """
 
@@ -17,6 +18,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .checks import C_INT_MAX
 from .errors import HeronError
 
 #: Exit status for bad input (argparse uses 2 as well).
@@ -32,11 +34,24 @@ def _shape(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"shape must be integers separated by commas: {text!r}") from err
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _integer(minimum: int):
+    """An argparse type: an integer in [minimum, 2**31 - 1] (MetaSchedule takes a C int)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if not minimum <= value <= C_INT_MAX:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer in [{minimum}, {C_INT_MAX}], got {value}")
+        return value
+
+    return parse
+
+
+_positive = _integer(1)
+_non_negative = _integer(0)
 
 
 def _add_workload_args(parser: argparse.ArgumentParser) -> None:
@@ -92,11 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     tune = sub.add_parser("tune", help="tune one operator")
     _add_workload_args(tune)
     tune.add_argument("--strategy", default="heron-cga")
-    tune.add_argument("--trials", type=int, default=64, help="measurement budget")
+    tune.add_argument("--trials", type=_positive, default=64, help="measurement budget")
     tune.add_argument("--trials-per-round", type=_positive, default=16)
     tune.add_argument("--work-dir", default="runs/tvm-heron", help="database and logs")
-    tune.add_argument("--seed", type=int, default=None)
+    tune.add_argument("--seed", type=_non_negative, default=None)
     tune.add_argument("--json", default=None, metavar="FILE", help="write a JSON summary")
+    tune.add_argument("--rpc-tracker", default=None, metavar="HOST:PORT",
+                      help="measure on the RPC servers of this tracker (default: locally)")
+    tune.add_argument("--rpc-key", default=None, help="the key the RPC servers registered with")
+    tune.add_argument("--rpc-wait", type=_positive, default=60,
+                      help="seconds to wait for an RPC server before a batch, then stop (default 60)")
 
     model = sub.add_parser("tune-model", help="tune a whole network through Relax")
     model.add_argument("--model", required=True, help="resnet50, bert-base, vgg16, inception-v3, ...")
@@ -104,11 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--target", default=None, help="'host' (default), a JSON dict or a tag")
     model.add_argument("--space", default="heron", choices=("heron", "default"))
     model.add_argument("--strategy", default="heron-cga")
-    model.add_argument("--trials", type=int, default=256, help="global budget over all tasks (0: no tuning)")
+    model.add_argument("--trials", type=_non_negative, default=256,
+                       help="global budget over all tasks (0: no tuning)")
     model.add_argument("--trials-per-round", type=_positive, default=8)
     model.add_argument("--max-trials-per-task", type=_positive, default=None)
     model.add_argument("--work-dir", default="runs/tvm-heron-model", help="database and logs")
-    model.add_argument("--seed", type=int, default=None)
+    model.add_argument("--seed", type=_non_negative, default=None)
     model.add_argument("--no-untuned", action="store_true", help="skip timing the untuned model")
     model.add_argument(
         "--build-only",
@@ -125,10 +146,27 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--target", default=None, help="'host' (default) or a JSON dict of a CPU")
     info.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
 
+    db = sub.add_parser("db", help="check, count, export or import a tuning database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("check", "problems of a database or JSON work dir, with file and line"),
+                       ("stats", "workloads, records, valid and failed by kind, per target")):
+        command = db_sub.add_parser(name, help=text)
+        command.add_argument("location", help="work directory or .sqlite file")
+        command.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
+    export = db_sub.add_parser("export", help="write the JSON pair MetaSchedule's JSONDatabase loads")
+    export.add_argument("location", help="work directory or .sqlite file")
+    export.add_argument("out", help="directory for database_workload.json / database_tuning_record.json")
+    export.add_argument("--target", default=None, help="only this target's records (a JSON dict)")
+    export.add_argument("--json", default=None, metavar="FILE", help="also write the counts as JSON")
+    imp = db_sub.add_parser("import", help="import a MetaSchedule JSON work directory (tolerantly)")
+    imp.add_argument("source", help="directory with database_workload.json and database_tuning_record.json")
+    imp.add_argument("location", help="work directory or .sqlite file to import into")
+    imp.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
+
     quick = sub.add_parser("quickstart", help="tune int8 GEMM 64^3 on this CPU, print PASS")
     quick.add_argument("--trials", type=_positive, default=32)
     quick.add_argument("--work-dir", default="runs/quickstart")
-    quick.add_argument("--seed", type=int, default=1)
+    quick.add_argument("--seed", type=_non_negative, default=1)
     quick.add_argument("--strategy", default="heron-cga")
     return parser
 
@@ -146,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _space(args)
         if args.command == "info":
             return _info(args)
+        if args.command == "db":
+            from .db_cli import run_db  # pylint: disable=import-outside-toplevel
+
+            return run_db(args, _write_json)
         return _quickstart(args)
     except HeronError as err:
         print(f"tvm-heron: error: {err}", file=sys.stderr)
@@ -170,10 +212,12 @@ def _workload_and_target(args):
 
 
 def _tune(args) -> int:
+    from .checks import writable_dir, writable_file  # pylint: disable=import-outside-toplevel
     from .tuning import tune  # pylint: disable=import-outside-toplevel
 
-    if args.trials < 1:
-        raise HeronError(f"--trials must be positive, got {args.trials}")
+    writable_dir(args.work_dir)
+    if args.json:
+        writable_file(args.json)
     workload, target = _workload_and_target(args)
     result = tune(
         workload,
@@ -184,10 +228,27 @@ def _tune(args) -> int:
         space=args.space,
         seed=args.seed,
         trials_per_round=args.trials_per_round,
+        runner=_rpc_runner(args),
     )
     _write_json(args.json, result)
     _report(result, workload)
     return 0 if result.correct else EXIT_FAIL
+
+
+def _rpc_runner(args):
+    """The RPC runner of ``--rpc-tracker`` / ``--rpc-key`` (None: measure locally)."""
+    if args.rpc_tracker is None and args.rpc_key is None:
+        return None
+    if args.rpc_tracker is None or args.rpc_key is None:
+        raise HeronError("--rpc-tracker and --rpc-key go together")
+    from .rpc import TrackedRPCRunner, parse_tracker, wait_for_servers  # pylint: disable=import-outside-toplevel
+    from .threads import usable_cores  # pylint: disable=import-outside-toplevel
+
+    host, port = parse_tracker(args.rpc_tracker)
+    runner = TrackedRPCRunner(tracker_host=host, tracker_port=port, tracker_key=args.rpc_key,
+                              max_workers=usable_cores(), wait_s=args.rpc_wait)
+    wait_for_servers(runner.config, args.rpc_wait)  # before any tuning: a clear error, not a hang
+    return runner
 
 
 def _write_json(path: str | None, result) -> None:
@@ -212,8 +273,11 @@ def _tune_model(args) -> int:
     from .relax.tune import tune_model  # pylint: disable=import-outside-toplevel
     from .target import parse_target  # pylint: disable=import-outside-toplevel
 
-    if args.trials < 0:
-        raise HeronError(f"--trials must be >= 0, got {args.trials}")
+    from .checks import writable_dir, writable_file  # pylint: disable=import-outside-toplevel
+
+    writable_dir(args.work_dir)
+    if args.json:
+        writable_file(args.json)
     target = parse_target(args.target)
     model = load_model(args.model, batch=args.batch, seed=args.seed or 0)
     if args.build_only:

@@ -31,3 +31,15 @@ class UnanalyzableSpaceError(HeronError):
 
 class ReplayRepairedError(HeronError):
     """Replaying a point changed one of its decisions: the point was not valid."""
+
+
+class DatabaseError(HeronError):
+    """A tuning database that cannot be used: not one of ours, newer, or damaged."""
+
+
+class BadInputError(HeronError):
+    """An argument that is out of range or inconsistent with the others."""
+
+
+class RPCUnavailableError(HeronError):
+    """No RPC server could be reached for the key within the bounded wait."""

@@ -52,7 +52,8 @@ class Failure(enum.Enum):
 
 
 #: Words of an error message that mean the worker or the connection went away.
-_LOST_WORDS = ("connection", "broken pipe", "worker died", "killed by signal", "session", "tracker")
+_LOST_WORDS = ("connection", "broken pipe", "worker died", "killed by signal", "session", "tracker",
+               "kshutdown", "rpc server")
 
 #: What to change, per failure kind, when every candidate failed that way.
 HINTS = {

@@ -1,8 +1,10 @@
 """Tune one workload end to end and check the winner against its numpy reference.
 
-This is the layer under the command line: it picks the space and strategy,
-runs ``ms.tune_tir`` with TVM's own task scheduler, builder, runner and JSON
-database, then compiles the best record, checks it and times it.
+This is the layer under the command line: it checks the input, picks the
+space and strategy, runs ``ms.tune_tir`` with TVM's own task scheduler and
+runner, tvm-heron's persistent builder and durable database
+(:func:`tvm_heron.database.open_database`), then compiles the best record of
+this target, checks it and times it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from tvm.target import Target
 from . import isa
 from .builder import PersistentBuilder
 from .callbacks import TallyOutcomes
-from .database import workload_records
-from .errors import HeronError, UnsupportedDtypeError, UnsupportedTargetError
+from .database import open_database, workload_records
+from .checks import count_in_range, writable_dir
+from .errors import HeronError, InfeasibleSpaceError, UnsupportedDtypeError, UnsupportedTargetError
 from .ops import Workload
 from .outcome import latency_of
 from .space import heron_space
+from .space.usable import space_problem
 from .strategies.registry import strategy_names
 from .target import cpu_intrinsics, require_runs_here, require_tensorcore
 
@@ -149,16 +153,22 @@ def tune(
     check : bool
         Compile the best record, compare with numpy, time it.
     """
-    if trials < 1:
-        raise HeronError(f"trials must be positive, got {trials}")
+    count_in_range("trials", trials)
+    count_in_range("trials_per_round", trials_per_round)
+    if seed is not None:
+        count_in_range("seed", seed, minimum=0)
     check_supported(workload, target, space)
     require_device(target, runner)
     require_runs_here(target, runner)
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    search = make_strategy(strategy, seed)
+    work_dir = writable_dir(work_dir)
     mod = tvm.IRModule({"main": workload.func})
-    database = ms.database.JSONDatabase(work_dir=str(work_dir))
-    before = {str(r.trace) for r in workload_records(database, mod)}
+    if strategy in strategy_names():
+        generator = heron_space(target) if space == "heron" else "post-order-apply"
+        problem = space_problem(mod, target, generator)
+        if problem:
+            raise InfeasibleSpaceError(f"{workload.name}: {strategy} cannot search it: {problem}")
+    database = open_database(work_dir, target=target)
     start = time.perf_counter()
     builder = PersistentBuilder(max_workers=cores_of(target), timeout_sec=builder_timeout_s)
     tally = TallyOutcomes()
@@ -171,27 +181,29 @@ def tune(
                 max_trials_global=trials,
                 num_trials_per_iter=min(trials_per_round, trials),
                 space=heron_space(target) if space == "heron" else "post-order-apply",
-                strategy=make_strategy(strategy, seed),
+                strategy=search,
                 builder=builder,
                 runner=runner if runner is not None else "local",
                 database=database,
                 seed=seed,
                 measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), tally],
             )
+    except Exception:
+        failure = getattr(runner, "failure", None)  # the RPC runner's own error, if it raised
+        if failure is not None:
+            raise failure from None
+        raise
     finally:
         builder.shutdown()
     elapsed = time.perf_counter() - start
-    # The database returns records sorted by latency: tell this run's apart by trace.
-    every = workload_records(database, mod)
-    records = [r for r in every if str(r.trace) not in before]
-    valid = [r for r in records if _ok(r)]
+    every = workload_records(database, mod, target)  # this target's, this run's and earlier ones
     result = dict(
         workload=workload.name,
         target=str(target),
         strategy=strategy,
         space=space,
-        trials=len(records),
-        valid_trials=len(valid),
+        trials=tally.tally.measured,
+        valid_trials=tally.tally.valid,
         best_latency_s=None,
         correct=None,
         max_abs_error=None,

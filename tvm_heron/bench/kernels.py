@@ -9,6 +9,7 @@ import numpy as np
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
+from ..database import DATABASE_FILE, open_database
 from .records import RECORD_FILE
 from .timing import BatchTimer, tvm_timer
 from .vendor import Unavailable
@@ -48,10 +49,10 @@ def best_kernel(workload, work_dir: str | Path, target, args) -> Kernel | Unavai
         copies of ``kernel_args``, its output is compared with the reference on ``logical``.
     """
     work_dir = Path(work_dir)
-    if not (work_dir / RECORD_FILE).exists():
+    if not (work_dir / DATABASE_FILE).exists() and not (work_dir / RECORD_FILE).exists():
         return Unavailable(f"no tuning database in {work_dir}")
     mod = tvm.IRModule({"main": workload.func})
-    database = ms.database.JSONDatabase(work_dir=str(work_dir))
+    database = open_database(work_dir, target=target)
     sch = ms.tir_integration.compile_tir(database, mod, target)
     if sch is None:
         return Unavailable("the database has no valid record of this workload")

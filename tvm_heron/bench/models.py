@@ -25,6 +25,7 @@ import tvm
 from tvm import relax
 from tvm.s_tir import meta_schedule as ms
 
+from ..database import open_database
 from ..models import load_model
 from ..relax import measure, pipeline
 from ..relax.tune import ModelResult, TaskResult, tune_model
@@ -97,7 +98,7 @@ def _run_model(name, out, target, *, batch, trials, per_round, per_task, rounds,
             summary.write_text(json.dumps(result, indent=1))
         entry["tuners"][tuner] = result
         prepared = pipeline.prepare(model.mod, model.params, target)
-        executables[tuner] = pipeline.build(prepared, target, ms.database.JSONDatabase(work_dir=str(work)))
+        executables[tuner] = pipeline.build(prepared, target, open_database(work, target=target))
     entry["untuned_ms"] = _ms(entry["tuners"]["heron-cga"].get("untuned_latency_s"))
     timers, dev = {}, measure.device_of(target)
     args = [tvm.runtime.tensor(x, dev) for x in model.inputs]

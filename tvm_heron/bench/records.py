@@ -1,4 +1,4 @@
-"""Counts of a tuning run read from its JSON database file (no TVM).
+"""Counts of a tuning run read from its database (no TVM).
 
 MetaSchedule's ``JSONDatabase`` appends one line per measured candidate to
 ``database_tuning_record.json``: ``[workload_index, [trace, run_secs, target,
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import attrs
 
+from ..database.store import DATABASE_FILE, RecordStore
 from ..outcome import latency_of
 
 #: The record file of a JSONDatabase work directory.
@@ -44,14 +45,31 @@ class RecordStats:
 
 
 def record_stats(work_dir: str | Path) -> RecordStats:
-    """The :class:`RecordStats` of a work directory (zeros where it has no database)."""
-    path = Path(work_dir) / RECORD_FILE
+    """The :class:`RecordStats` of a work directory (zeros where it has no database).
+
+    Its tvm-heron database (:data:`~tvm_heron.database.store.DATABASE_FILE`)
+    when there is one, else MetaSchedule's JSON record file.
+    """
+    database = Path(work_dir) / DATABASE_FILE
+    if database.exists():
+        store = RecordStore(database, readonly=True)
+        try:
+            rows = store.records()
+        finally:
+            store.close()
+        latencies = [row.latency for row in rows]
+    else:
+        latencies = _json_latencies(Path(work_dir) / RECORD_FILE)
+    ran = [s for s in latencies if s is not None]
+    return RecordStats(trials=len(latencies), failed=len(latencies) - len(ran),
+                       best_s=min(ran) if ran else None)
+
+
+def _json_latencies(path: Path) -> list[float | None]:
     latencies: list[float | None] = []
     if path.exists():
         with open(path, encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
                     latencies.append(latency_of(json.loads(line)[1][1]))
-    ran = [s for s in latencies if s is not None]
-    return RecordStats(trials=len(latencies), failed=len(latencies) - len(ran),
-                       best_s=min(ran) if ran else None)
+    return latencies

@@ -242,8 +242,10 @@ def machine_lines(results: Mapping) -> list[str]:
         lines.append(f"- software: {versions}")
     isa = results.get("settings", {}).get("vendor_isa", "all")
     if isa != "all":
-        lines.append(f"- oneDNN limited to ISA `{isa}` (ONEDNN_MAX_CPU_ISA), the instruction set "
-                     "of tvm-heron's kernels; `--vendor-isa all` lets it use everything (AMX)")
+        lines.append(f"- oneDNN limited to ISA `{isa}` (ONEDNN_MAX_CPU_ISA), PyTorch and FBGEMM to "
+                     "the same vector width (ATEN_CPU_CAPABILITY, FBGEMM_ENABLE_INSTRUCTIONS): the "
+                     "instruction set of tvm-heron's kernels; `--vendor-isa all` lets them use "
+                     "everything (AMX)")
     elif "amx_int8" in machine.get("flags", []):
         lines.append("- this CPU has AMX-INT8: oneDNN may use it for the int8 vendor baseline, "
                      "while TVM's kernels use AVX-512 VNNI; % of peak is of the VNNI peak")

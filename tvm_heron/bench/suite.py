@@ -104,8 +104,10 @@ def run_suite(
     description = instruction_set(target)
     patched = (patch_ms_vnni and description.name == "avx512_vnni"
                and any(c.dtype == "int8" for c in profile.cases))
+    free = vendor_isa == "all"
     isa = _limit_vendor_isa(vendor_isa if vendor_isa is not None else description.onednn_isa or "all",
-                            None if vendor_isa == "all" else description.aten_capability)
+                            None if free else description.aten_capability,
+                            None if free else description.fbgemm_isa)
     with metaschedule_vnni_patched() if patched else contextlib.nullcontext():
         results = _run_cases(profile, out, seed=seed, seeds=seeds, target=target, guard=guard,
                              peaks=peaks, patched=patched, int8_range=int8_range)
@@ -275,8 +277,10 @@ def _tuned_kernel(
     return cand, kernel.timer if kernel.correct else None
 
 
-def _limit_vendor_isa(isa: str, aten: str | None = None) -> str:
-    """Set ``ONEDNN_MAX_CPU_ISA`` and ``ATEN_CPU_CAPABILITY`` (read once, at PyTorch's first use).
+def _limit_vendor_isa(isa: str, aten: str | None = None, fbgemm: str | None = None) -> str:
+    """Set ``ONEDNN_MAX_CPU_ISA``, ``ATEN_CPU_CAPABILITY``, ``FBGEMM_ENABLE_INSTRUCTIONS``.
+
+    Each is read once, at PyTorch's first use of the library.
 
     Returns oneDNN's ISA in force.
     """
@@ -284,10 +288,11 @@ def _limit_vendor_isa(isa: str, aten: str | None = None) -> str:
         os.environ["ONEDNN_MAX_CPU_ISA"] = isa.upper()
     else:
         os.environ.pop("ONEDNN_MAX_CPU_ISA", None)
-    if aten:
-        os.environ["ATEN_CPU_CAPABILITY"] = aten
-    else:
-        os.environ.pop("ATEN_CPU_CAPABILITY", None)
+    for name, value in (("ATEN_CPU_CAPABILITY", aten), ("FBGEMM_ENABLE_INSTRUCTIONS", fbgemm)):
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
     # ``import tvm`` imports PyTorch when it is installed; both variables are read at the
     # first operation, not at import (checked: torch._int_mm changes ISA after the import).
     return os.environ.get("ONEDNN_MAX_CPU_ISA", "all").lower()

@@ -11,6 +11,7 @@ makes results a function of the arguments.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection, Mapping
 
 import numpy as np
@@ -20,7 +21,10 @@ from .encoding import CpSatEncoding
 from .keys import VarKey
 from .model import ConstraintModel
 
-__all__ = ["CpSatSolver"]
+__all__ = ["CpSatSolver", "FEASIBLE", "INFEASIBLE", "TIMED_OUT"]
+
+#: Outcomes of :meth:`CpSatSolver.solve` (its ``last_status``).
+FEASIBLE, INFEASIBLE, TIMED_OUT = "feasible", "infeasible", "timed out"
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +50,25 @@ class CpSatSolver:
         small models of a schedule.  More workers are interleaved
         (``interleave_search``) so results stay reproducible.
     time_limit_s : float, optional
-        Wall-clock limit of one solve; a solve that runs out of time
-        without a solution counts as "no solution".
+        Wall-clock limit of one solve; a solve that runs out of time without
+        a solution returns None with :attr:`last_status` ``TIMED_OUT`` (not
+        proven infeasible), and a warning.
+    sample_budget_s : float, optional
+        Default wall-clock budget of one :meth:`sample` call.
     """
 
     def __init__(
-        self, model: ConstraintModel, *, num_workers: int = 1, time_limit_s: float = 10.0
+        self, model: ConstraintModel, *, num_workers: int = 1, time_limit_s: float = 10.0,
+        sample_budget_s: float = 60.0,
     ) -> None:
         if num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers}")
         self._model = model
         self._num_workers = int(num_workers)
         self._time_limit_s = float(time_limit_s)
+        self._sample_budget_s = float(sample_budget_s)
+        #: Outcome of the last :meth:`solve`: FEASIBLE, INFEASIBLE or TIMED_OUT.
+        self.last_status: str | None = None
         self._encoding = CpSatEncoding(model)
 
     @property
@@ -176,9 +187,14 @@ class CpSatSolver:
         solver = self._solver(seed, **_SEARCH_PARAMS)
         status = solver.solve(cp)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.last_status = FEASIBLE
             return self._point(solver, cp_vars)
         if status == cp_model.UNKNOWN:
-            logger.warning("solve hit the %.1fs time limit without a solution", self._time_limit_s)
+            self.last_status = TIMED_OUT
+            logger.warning("CP-SAT hit its %.1f s time limit without a solution (the model is not "
+                           "proven infeasible)", self._time_limit_s)
+        else:
+            self.last_status = INFEASIBLE
         return None
 
     def sample(
@@ -187,6 +203,7 @@ class CpSatSolver:
         *,
         rng: np.random.Generator | int,
         max_attempts: int | None = None,
+        time_budget_s: float | None = None,
     ) -> list[dict[VarKey, int]]:
         """Draw up to ``n`` distinct feasible points.
 
@@ -206,6 +223,10 @@ class CpSatSolver:
             Maximum number of solves, default ``4 * n + 8``.  Fewer than
             ``n`` points come back when the space is small or the attempts
             keep landing on points already drawn.
+        time_budget_s : float, optional
+            Wall-clock budget of the whole call (default: the solver's
+            ``sample_budget_s``); when it runs out the points found so far
+            are returned, with a warning.
 
         Returns
         -------
@@ -214,6 +235,7 @@ class CpSatSolver:
         """
         rng = np.random.default_rng(rng)
         attempts = 4 * n + 8 if max_attempts is None else int(max_attempts)
+        deadline = time.monotonic() + (self._sample_budget_s if time_budget_s is None else time_budget_s)
         # One clone for the whole call: only the hints change between solves.
         cp, cp_vars = self._clone()
         domains = [(cp_vars[var.key], var.domain) for var in self._model.variables]
@@ -221,6 +243,10 @@ class CpSatSolver:
         seen: set[tuple[int, ...]] = set()
         for _ in range(attempts):
             if len(found) >= n:
+                break
+            if time.monotonic() > deadline:
+                logger.warning("sample: stopped at its time budget with %d of %d points (CP-SAT "
+                               "time-outs, or a space with few points)", len(found), n)
                 break
             cp.clear_hints()
             for iv, domain in domains:

@@ -146,6 +146,9 @@ class InstructionSet:
         the vendor library to the instructions tvm-heron's kernels use.
     aten_capability : str or None
         PyTorch's name of the same vector width (``ATEN_CPU_CAPABILITY``).
+    fbgemm_isa : str or None
+        FBGEMM's (``FBGEMM_ENABLE_INSTRUCTIONS``; it ignores the other two and
+        would use VNNI on a CPU that has it). None: not limited.
     """
 
     name: str
@@ -158,6 +161,7 @@ class InstructionSet:
     example_cpu: str
     onednn_isa: str | None = None
     aten_capability: str | None = None
+    fbgemm_isa: str | None = None
 
     def intrinsics_for(self, dtype: str, input_range: InputRange = InputRange.U8) -> tuple[Intrinsic, ...]:
         """The intrinsics for ``dtype``; U7 intrinsics only when the activations are declared 7-bit."""

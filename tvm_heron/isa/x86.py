@@ -91,6 +91,7 @@ AVX_VNNI = InstructionSet(
     example_cpu="alderlake",
     onednn_isa="avx2_vnni",
     aten_capability="avx2",
+    fbgemm_isa="AVX2",
 )
 AVX512 = InstructionSet(
     name="avx512",
@@ -103,6 +104,7 @@ AVX512 = InstructionSet(
     example_cpu="skylake-avx512",
     onednn_isa="avx512_core",
     aten_capability="avx512",
+    fbgemm_isa="AVX512",
 )
 AVX2 = InstructionSet(
     name="avx2",
@@ -115,6 +117,7 @@ AVX2 = InstructionSet(
     example_cpu="znver3",
     onednn_isa="avx2",
     aten_capability="avx2",
+    fbgemm_isa="AVX2",
 )
 
 #: Best first: a target gets the first whose features it has.

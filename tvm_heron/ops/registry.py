@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import InvalidShapeError, UnsupportedDtypeError, UnsupportedOperatorError
+from ..annotations import INT8_RANGE as INT8_RANGE_ATTR
+from ..checks import buffers_fit
+from ..errors import BadInputError, InvalidShapeError, UnsupportedDtypeError, UnsupportedOperatorError
 from . import conv, gemm, transposed
 from .epilogue import (
     accumulator_dtype,
@@ -15,7 +17,6 @@ from .epilogue import (
     make_bias,
     output_dtype,
 )
-from ..annotations import INT8_RANGE as INT8_RANGE_ATTR
 from .layout import pack_conv_weight, pack_weight, transposed_conv_weight
 from .workload import Workload
 
@@ -51,6 +52,9 @@ INT8_RANGES = tuple(ACTIVATION_HIGH)
 #: Spatial rank of each convolution operator (``t2d`` is transposed).
 CONV_RANK = {"c1d": 1, "c2d": 2, "dil": 2, "c3d": 3, "t2d": 2}
 
+#: Largest shape field (TVM's loop extents are 32-bit here).
+MAX_EXTENT = 2**31 - 1
+
 #: Fields that may be zero.
 _NON_NEGATIVE = ("pad", "output_padding")
 
@@ -80,6 +84,8 @@ def _check_shape(op: str, shape: Sequence[int]) -> tuple[int, ...]:
             raise InvalidShapeError(f"{op}: {name} must be non-negative, got {value}")
         if name not in _NON_NEGATIVE and int(value) < 1:
             raise InvalidShapeError(f"{op}: {name} must be positive, got {value}")
+        if int(value) > MAX_EXTENT:
+            raise InvalidShapeError(f"{op}: {name} = {value} is larger than {MAX_EXTENT}")
     return tuple(int(v) for v in shape)
 
 
@@ -147,7 +153,7 @@ def make_workload(
         )
     layout = DEFAULT_LAYOUT[dtype] if layout is None else layout
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        raise BadInputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if dtype == "float16" and layout != "plain":
         raise UnsupportedDtypeError(
             "float16 operators take the plain weight layout only (the TensorCore rule stages "
@@ -156,7 +162,7 @@ def make_workload(
     check_epilogue(epilogue, dtype)
     acc_dtype = _check_acc_dtype(dtype, acc_dtype, epilogue)
     if int8_range not in INT8_RANGES:
-        raise ValueError(f"int8_range must be one of {INT8_RANGES}, got {int8_range!r}")
+        raise BadInputError(f"int8_range must be one of {INT8_RANGES}, got {int8_range!r}")
     if int8_range != "u8" and dtype != "int8":
         raise UnsupportedDtypeError(
             f"int8_range={int8_range!r} declares the range of int8 activations; "
@@ -167,10 +173,16 @@ def make_workload(
     if op in CONV_RANK:
         last, first = conv.data_layout_names(CONV_RANK[op])
         data_layout = first if conv.is_channels_first(data_layout, CONV_RANK[op]) else last
-        return _conv(op, shape, data_layout=data_layout, **options)
+        return _checked(_conv(op, shape, data_layout=data_layout, **options))
     if data_layout is not None:
-        raise ValueError(f"data_layout applies to convolutions only, not to {op}")
-    return _matmul(op, shape, **options)
+        raise BadInputError(f"--data-layout applies to convolutions only, not to {op}")
+    return _checked(_matmul(op, shape, **options))
+
+
+def _checked(workload: Workload) -> Workload:
+    """``workload`` if its buffers fit in this machine's memory (:func:`tvm_heron.checks.buffers_fit`)."""
+    buffers_fit(workload.func, workload.name)
+    return workload
 
 
 def _check_acc_dtype(dtype: str, acc_dtype: str | None, epilogue: str) -> str | None:

@@ -23,7 +23,8 @@ from tvm.target import Target
 
 from ..errors import HeronError, UnsupportedTargetError
 from ..rules.dlboost import DLBoostRule
-from ..space import analyze, heron_space
+from ..space import heron_space
+from ..space.usable import space_problem
 from ..strategies.registry import strategy_names
 from ..rules._util import is_multiply_accumulate
 from ..target import instruction_set, require_tensorcore
@@ -188,21 +189,6 @@ def space_generator(kind: str, target: Target):
 def _heron_strategy_problem(mod: IRModule, target: Target, kind: str) -> str | None:
     """Why a Heron strategy cannot search the task's ``kind`` space (None when it can)."""
     try:
-        context = ms.TuneContext(
-            mod=mod, target=target, space_generator=space_generator(kind, target), task_name="plan"
-        )
-        design_spaces = context.generate_design_space()
-        if not design_spaces:
-            return "no design space"
-        usable = 0
-        for design_space in design_spaces:
-            try:
-                model = analyze(design_space, mod, target)
-            except HeronError:
-                continue
-            if model.solver.solve(seed=1) is not None:
-                usable += 1
-        return None if usable else "no design space with a feasible constraint model"
-    except Exception as err:  # pylint: disable=broad-except  # TVM raises many kinds
-        first = str(err).strip().splitlines()
-        return f"{type(err).__name__}: {first[-1] if first else ''}"[:200]
+        return space_problem(mod, target, space_generator(kind, target))
+    except HeronError as err:
+        return str(err)[:200]

@@ -30,7 +30,8 @@ from tvm.s_tir.meta_schedule.utils import fork_seed
 from tvm.target import Target
 
 from ..builder import PersistentBuilder
-from ..database import workload_records
+from ..checks import writable_dir
+from ..database import open_database, workload_records
 from ..errors import HeronError
 from ..outcome import latency_of
 from ..tuning import cores_of, foreign_log_handlers_detached, make_strategy, require_device
@@ -141,14 +142,13 @@ def tune_model(
         raise HeronError(f"trials must be >= 0, got {trials}")
     # tuning measures and the check runs the model: both need the device
     require_device(target, runner if trials > 0 else None)
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = writable_dir(work_dir)
     prepared = pipeline.prepare(model.mod, model.params, target)
     extracted = ms.relax_integration.extract_tasks(prepared, target)
     if not extracted:
         raise HeronError(f"model {model.name}: no tunable kernel was extracted")
     plans = plan_tasks(extracted, target, space=space, strategy=strategy)
-    database = ms.database.JSONDatabase(work_dir=str(work_dir))
+    database = open_database(work_dir, target=target)
     before = {p.name: _traces(database, p) for p in plans}
     start = time.perf_counter()
     if trials > 0:

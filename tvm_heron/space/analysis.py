@@ -512,6 +512,29 @@ class SpaceModel:
                 point[site.keys[0]] = int(decision)
         return point
 
+    def point_of_json(self, trace_json) -> dict | None:
+        """:meth:`point_of` for a trace as JSON (``[instructions, [[index, decision], ...]]``).
+
+        A stored record's decisions are read without replaying its trace.
+        """
+        try:
+            insts, decisions = trace_json
+            decided = {int(index): decision for index, decision in decisions}
+        except (TypeError, ValueError):
+            return None
+        point = {}
+        for site in self.sites:
+            if not site.keys:
+                continue
+            if site.inst >= len(insts) or insts[site.inst][0] != site.kind or site.inst not in decided:
+                return None
+            decision = decided[site.inst]
+            if site.kind == "SamplePerfectTile":
+                point.update({k: int(v) for k, v in zip(site.keys, decision)})
+            else:
+                point[site.keys[0]] = int(decision)
+        return point
+
 
 def analyze(design_space: Schedule | Trace, mod: IRModule, target: Target | None) -> SpaceModel:
     """Build the :class:`SpaceModel` of a design space.

@@ -13,7 +13,14 @@ this base class turns them into MetaSchedule measure candidates:
   with no free decision is measured once);
 * every emitted candidate's point satisfies its constraint model (checked);
 * it tallies the measurements (:class:`~tvm_heron.outcome.FailureTally`) and
-  logs at the end of the task how many failed, why, and what to change.
+  logs at the end of the task how many failed, why, and what to change;
+* with a tvm-heron database (:func:`tvm_heron.database.open_database`) it
+  commits each batch, failure kinds included, the moment the runner returns,
+  before any retraining (MetaSchedule's own ``AddToDatabase`` commits later,
+  and would lose the batch if the strategy's work raised); reads only this
+  target's records; measures again, once, a program that failed for a
+  transient reason; and before each round learns what other processes
+  tuning the same workload into the file have measured.
 
 The protocol is MetaSchedule's: ``pre_tuning`` twice without ``post_tuning``,
 or ``post_tuning`` / ``generate_measure_candidates`` without ``pre_tuning``,
@@ -25,6 +32,7 @@ name and no Python wrapper is left alive.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -33,11 +41,14 @@ import attrs
 import numpy as np
 from tvm.ir.utils import derived_object
 from tvm.s_tir import Schedule
+from tvm.s_tir.schedule import Trace
 from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate, PySearchStrategy
 from tvm_ffi import structural_hash
 
-from ..database import workload_records
+from ..constraints.solver import TIMED_OUT
+from ..database import as_heron_database, workload_records
+from ..database.records import record_json
 from ..errors import HeronError
 from ..outcome import FailureTally, latency_of
 from ..progress import CLOCK, TuningProgress
@@ -65,6 +76,20 @@ def heron_strategy(cls):
     wrapper = derived_object(cls)
     cls._wrapper_class = wrapper
     return wrapper
+
+
+@attrs.frozen
+class KnownRecord:
+    """A measured program of this workload, as the strategies use it (no TVM object).
+
+    ``trace`` is the trace's JSON (:func:`~tvm_heron.database.records.record_json`), ``latency``
+    None for a failure, ``program`` the scheduled module's structural hash
+    when the database stored it.
+    """
+
+    trace: list = attrs.field(eq=False, repr=False)
+    latency: float | None
+    program: int | None = None
 
 
 @attrs.frozen
@@ -117,6 +142,9 @@ class HeronStrategy(PySearchStrategy):
         self.progress: TuningProgress | None = None
         self.rounds: list[dict] = []
         self.records: list = []
+        self._heron_db = None  # the HeronDatabase behind the run's database, if it is one
+        self._workload = None
+        self._last_row = 0
 
     @property
     def seed(self) -> int | None:
@@ -152,8 +180,8 @@ class HeronStrategy(PySearchStrategy):
         start = time.perf_counter()
         self.spaces = self._analyze(design_spaces)
         # Read once: deduplication and the guided strategies' warm start both use them.
-        self.records = workload_records(database, ctx.mod) if database is not None else []
-        self._seen = self._measured_hashes()
+        self.records = self._read_records(database)
+        self._seen = self._measured_hashes(self.records)
         if self.spaces:
             self._on_pre_tuning()
         CLOCK.add("search", time.perf_counter() - start)
@@ -175,6 +203,7 @@ class HeronStrategy(PySearchStrategy):
         if remaining <= 0 or not self.spaces:
             return None
         want = min(self._per_iter, remaining)
+        self._learn_from_other_processes()
         self.progress.round_started()
         start = time.perf_counter()
         candidates, self._proposed = [], 0
@@ -204,6 +233,7 @@ class HeronStrategy(PySearchStrategy):
         return candidates
 
     def notify_runner_results(self, measure_candidates, results) -> None:
+        self._commit(measure_candidates, results)  # first: nothing after this can lose the batch
         start = time.perf_counter()
         latencies = [latency_of(r.run_secs) if r.error_msg is None else None for r in results]
         for result, latency in zip(results, latencies):
@@ -211,7 +241,11 @@ class HeronStrategy(PySearchStrategy):
             if kind is not None and self.tally.counts[kind] == 1:
                 logger.warning("first %s of task %s: %s", kind.value, self.context.task_name,
                                str(result.error_msg).strip()[:2000])
-        self._on_results(measure_candidates, latencies)
+        try:
+            self._on_results(measure_candidates, latencies)
+        except Exception:  # pylint: disable=broad-except  # the batch is committed; go on
+            logger.exception("task %s: learning from a batch failed; the search goes on without it",
+                             self.context.task_name)
         CLOCK.add("search", time.perf_counter() - start)
         self.rounds.append(
             self.progress.round_finished(
@@ -296,7 +330,11 @@ class HeronStrategy(PySearchStrategy):
                 logger.warning("design space %d dropped: %s", index, err)
                 continue
             if space.solver.solve(seed=1) is None:
-                logger.warning("design space %d dropped: its constraint model has no solution", index)
+                if space.solver.last_status == TIMED_OUT:
+                    logger.warning("design space %d dropped: CP-SAT found no point within its time "
+                                   "limit (not proven infeasible)", index)
+                else:
+                    logger.warning("design space %d dropped: its constraint model has no solution", index)
                 continue
             spaces.append(space)
         if not spaces:
@@ -332,15 +370,63 @@ class HeronStrategy(PySearchStrategy):
         self._seen.add(digest)
         return sch
 
-    def _measured_hashes(self) -> set[int]:
-        """Structural hashes of the programs of this workload already in the database."""
+    # -- the database ---------------------------------------------------------------------
+    def _read_records(self, database) -> list[KnownRecord]:
+        """This workload's records to learn from and not measure again (a target's own, with ours)."""
+        self._heron_db = as_heron_database(database)
+        if self._heron_db is None:
+            records = workload_records(database, self.context.mod) if database is not None else []
+            return [KnownRecord(record_json(r)[0], latency_of(r.run_secs)) for r in records]
+        self._workload = self._heron_db.commit_workload(self.context.mod)
+        rows = self._heron_db.stored_records(self.context.mod, self.context.target)
+        self._last_row = max((row.id for row in rows), default=0)
+        again = sum(row.remeasure for row in rows)
+        if again:
+            logger.info("task %s: %d programs that failed for a transient reason are measured again",
+                        self.context.task_name, again)
+        return [_known(row) for row in rows if not row.remeasure]
+
+    def _commit(self, candidates, results) -> None:
+        """Commit a measured batch to a tvm-heron database (with each failure's message)."""
+        if self._heron_db is None:
+            return
+        from tvm.s_tir.meta_schedule.database import TuningRecord  # pylint: disable=import-outside-toplevel
+
+        pairs = []
+        for cand, result in zip(candidates, results):
+            secs = result.run_secs if result.error_msg is None and result.run_secs is not None else [1e10]
+            record = TuningRecord(cand.sch.trace, self._workload, secs, self.context.target,
+                                  cand.args_info)
+            pairs.append((record, result.error_msg, structural_hash(cand.sch.mod)))
+        self._heron_db.commit_results(pairs)
+
+    def _learn_from_other_processes(self) -> None:
+        """Add what others committed for this workload and target since the last look."""
+        if self._heron_db is None:
+            return
+        rows = self._heron_db.stored_records(self.context.mod, self.context.target, after=self._last_row)
+        if not rows:
+            return
+        self._last_row = max(row.id for row in rows)
+        self._seen |= self._measured_hashes([_known(row) for row in rows if not row.remeasure])
+
+    def _measured_hashes(self, records: list[KnownRecord]) -> set[int]:
+        """Structural hashes of the programs of ``records`` (replayed where none was stored)."""
         seen: set[int] = set()
         mod = self.context.mod
-        for record in self.records:
+        for record in records:
+            if record.program is not None:
+                seen.add(record.program)
+                continue
             sch = Schedule(mod, seed=1, debug_mask=0)
             try:
-                record.trace.apply_to_schedule(sch, remove_postproc=False)
+                Trace.apply_json_to_schedule(record.trace, sch)
             except Exception:  # pylint: disable=broad-except
                 continue  # a record of another space: it cannot collide with ours
             seen.add(structural_hash(sch.mod))
         return seen
+
+
+def _known(row) -> KnownRecord:
+    """The :class:`KnownRecord` of a stored row."""
+    return KnownRecord(json.loads(row.trace), row.latency, int(row.program) if row.program else None)

@@ -29,7 +29,6 @@ from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate
 
 from ..errors import HeronError
 from ..search import Individual, KnobModel, epsilon_greedy
-from ..outcome import latency_of
 from ..space import postprocess, replay
 from .base import HeronStrategy
 from .options import GuidedOptions
@@ -76,10 +75,10 @@ class ModelGuidedStrategy(HeronStrategy):
         """Learn from, and never re-measure, the database's records of this workload."""
         for record in self.records:
             for index, space in enumerate(self.spaces):
-                point = space.point_of(record.trace)
+                point = space.point_of_json(record.trace)
                 if point is None or not space.model.is_feasible(point):
                     continue
-                self.measured[self.proposal(index, point).key] = latency_of(record.run_secs)
+                self.measured[self.proposal(index, point).key] = record.latency
                 break
         if self.measured:
             logger.info("warm start: %d records of this workload in the database", len(self.measured))
