@@ -175,6 +175,28 @@ def test_a_trace_tvm_cannot_replay_is_a_clear_heron_error(monkeypatch):
         analysis.analyze(space, tvm.IRModule({"main": workload.func}), HOST)
 
 
+def test_the_interpreter_tables_name_instruction_kinds_tvm_registers():
+    """A misspelt kind in a table would never match; TVM knows every name in them."""
+    from tvm.s_tir.schedule import InstructionKind
+
+    from tvm_heron.space import handlers
+
+    assert not set(handlers.HANDLERS) & handlers.PASSIVE_KINDS
+    for name in [*handlers.HANDLERS, *handlers.PASSIVE_KINDS]:
+        assert InstructionKind.get(name).name == name
+
+
+def test_an_instruction_kind_without_a_handler_is_an_error(monkeypatch):
+    from tvm_heron.errors import UnanalyzableSpaceError
+    from tvm_heron.space import handlers
+
+    monkeypatch.setattr(handlers, "PASSIVE_KINDS", handlers.PASSIVE_KINDS - {"Reorder"})
+    workload = make_workload("gemm", (64, 64, 64), "int8")
+    mod, _, spaces = design_spaces(workload)
+    with pytest.raises(UnanalyzableSpaceError, match=r"#\d+ Reorder: the analysis has no handler"):
+        analyze(spaces[0], mod, HOST)
+
+
 @pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
 @pytest.mark.parametrize("m", [64, 2, 1])
 def test_register_tile_keeps_enough_accumulators_or_all_it_can(description, m):

@@ -16,6 +16,8 @@ model
     :class:`Variable`, the constraint classes and :class:`ConstraintModel`.
 solver
     :class:`CpSatSolver`: solve, sample, repair, enumerate.
+settle
+    :func:`settle_lower_bounds`: the largest limits of soft lower bounds, in one solve.
 """
 
 from .expr import Monomial
@@ -33,6 +35,7 @@ from .model import (
     Variable,
     Violation,
 )
+from .settle import settle_lower_bounds
 from .solver import CpSatSolver
 
 __all__ = [
@@ -52,4 +55,5 @@ __all__ = [
     "Variable",
     "VarKey",
     "Violation",
+    "settle_lower_bounds",
 ]

@@ -19,6 +19,8 @@ enumerating solutions still de-duplicate, for that exception).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from ortools.sat.python import cp_model
 
@@ -61,6 +63,17 @@ def _clip(bounds: _Bounds, what: str) -> _Bounds:
 _TERM_RELATIONS = (ProductEquals, ProductAtMost, ProductAtLeast, ProductIn)
 
 
+class _Sink(NamedTuple):
+    """Where product chains are built: a CpModel, its variables by key, its chains by keys.
+
+    Chains are kept as proto indices, which a clone of the model shares.
+    """
+
+    cp: cp_model.CpModel
+    var: Callable[[VarKey], cp_model.IntVar]
+    products: dict[tuple[VarKey, ...], int]
+
+
 class CpSatEncoding:
     """A constraint model translated, once, into a base ``cp_model.CpModel``.
 
@@ -81,7 +94,7 @@ class CpSatEncoding:
         # clone, where they are turned back into that clone's IntVars.
         self._index: dict[VarKey, int] = {}
         self._bounds: dict[VarKey, _Bounds] = {}
-        self._products: dict[tuple[VarKey, ...], cp_model.IntVar] = {}
+        self._products: dict[tuple[VarKey, ...], int] = {}  # product chains
         for var in model.variables:
             iv = self._cp.new_int_var_from_domain(cp_model.Domain.from_values(var.domain), str(var.key))
             self._index[var.key] = iv.index
@@ -102,6 +115,19 @@ class CpSatEncoding:
         cp = self._cp.clone()
         return cp, {key: cp.get_int_var_from_proto_index(i) for key, i in self._index.items()}
 
+    def clone_with(
+        self, terms: Sequence[Monomial]
+    ) -> tuple[cp_model.CpModel, dict[VarKey, cp_model.IntVar], list[cp_model.LinearExprT]]:
+        """A clone (as :meth:`clone`) and, in it, a linear expression equal to each of ``terms``.
+
+        For a query's objective: the products that ``terms`` need and the
+        base lacks are added to the clone only.
+        """
+        cp, cp_vars = self.clone()
+        sink = _Sink(cp, cp_vars.__getitem__, dict(self._products))
+        exprs = [self._expr(term, sink)[0] for term in terms]
+        return cp, cp_vars, exprs
+
     def stats(self) -> str:
         """CP-SAT's one-paragraph statistics of the base model (for logs)."""
         return self._cp.model_stats()
@@ -109,26 +135,34 @@ class CpSatEncoding:
     def _var(self, key: VarKey) -> cp_model.IntVar:
         return self._cp.get_int_var_from_proto_index(self._index[key])
 
-    def _product(self, keys: tuple[VarKey, ...]) -> tuple[cp_model.IntVar, _Bounds]:
-        """IntVar equal to the product of ``keys`` (at least one key)."""
+    def _product(
+        self, keys: tuple[VarKey, ...], sink: _Sink | None = None
+    ) -> tuple[cp_model.IntVar, _Bounds]:
+        """IntVar equal to the product of ``keys`` (at least one key), and its bounds.
+
+        Built in ``sink`` (default: the base model), sharing its chains.
+        """
+        sink = sink or _Sink(self._cp, self._var, self._products)
         if len(keys) == 1:
-            return self._var(keys[0]), self._bounds[keys[0]]
-        prefix, head_bounds = self._product(keys[:-1])
+            return sink.var(keys[0]), self._bounds[keys[0]]
+        prefix, head_bounds = self._product(keys[:-1], sink)
         bounds = _mul_bounds(head_bounds, self._bounds[keys[-1]])
-        cached = self._products.get(keys)
+        cached = sink.products.get(keys)
         if cached is not None:
-            return cached, bounds
+            return sink.cp.get_int_var_from_proto_index(cached), bounds
         lo, hi = _clip(bounds, " * ".join(map(str, keys)))
-        prod = self._cp.new_int_var(lo, hi, "*".join(k.short for k in keys))
-        self._cp.add_multiplication_equality(prod, [prefix, self._var(keys[-1])])
-        self._products[keys] = prod
+        prod = sink.cp.new_int_var(lo, hi, "*".join(k.short for k in keys))
+        sink.cp.add_multiplication_equality(prod, [prefix, sink.var(keys[-1])])
+        sink.products[keys] = prod.index
         return prod, bounds
 
-    def _expr(self, term: Monomial) -> tuple[cp_model.LinearExprT, _Bounds]:
-        """Linear expression equal to ``term``, and its bounds."""
+    def _expr(
+        self, term: Monomial, sink: _Sink | None = None
+    ) -> tuple[cp_model.LinearExprT, _Bounds]:
+        """Linear expression equal to ``term``, and its bounds (``sink``: see :meth:`_product`)."""
         if term.is_constant:
             return term.coef, (term.coef, term.coef)
-        prod, bounds = self._product(term.keys)
+        prod, bounds = self._product(term.keys, sink)
         return term.coef * prod, _mul_bounds((term.coef, term.coef), bounds)
 
     def _add(self, constraint: Constraint) -> None:

@@ -1,8 +1,10 @@
 """GPU limits of a design space, read from its trace: threads per block and shared memory.
 
-:mod:`tvm_heron.space.analysis` interprets a trace; for a CUDA target it
-records, on the way, the instructions that this module turns into
-constraints against the target's :class:`~tvm_heron.target.GpuLimits`:
+:mod:`tvm_heron.space.interpreter` replays a trace; for a CUDA target its
+handlers (:mod:`tvm_heron.space.handlers`) record, on the way, in a
+:class:`GpuRecord`, the instructions that this module turns into
+constraints against the target's :class:`~tvm_heron.target.GpuLimits` (the
+CPU counterpart is :mod:`tvm_heron.space.cpu`):
 
 * ``Bind`` to ``threadIdx.*``: each bound loop's extent (a monomial of tile
   factors) is at most the dimension's limit (``vthread.*``: at most 8, as
@@ -21,15 +23,17 @@ constraints against the target's :class:`~tvm_heron.target.GpuLimits`:
   innermost extent of every global buffer the fetch reads or writes, so
   that vector accesses stay aligned.
 
-Each loop is tracked as *pieces*: (origin loop, extent monomial) pairs. A
-split gives every part one piece of its loop's origin, a fuse concatenates
-pieces. The footprint of a cache buffer along one dimension is the constant
-region extent of its reference access times the pieces, of the dimension's
-origins, of every loop that the buffer's allocation spans: the loops inside
-the allocation point and the thread-bound loops outside it (a shared buffer
-serves all threads of a block). This is exact for perfect tilings of the
-original loops, which is what the rules build; anything else is left as a
-note, and to the GPU code verifier.
+Each loop is tracked as *pieces* (:class:`~tvm_heron.space.loops.Piece`:
+origin loop, extent monomial) in the replay's
+:class:`~tvm_heron.space.loops.LoopTable`. A split gives every part one piece
+of its loop's origin, a fuse concatenates pieces. The footprint of a cache
+buffer along one dimension is the constant region extent of its reference
+access times the pieces, of the dimension's origins, of every loop that the
+buffer's allocation spans: the loops inside the allocation point and the
+thread-bound loops outside it (a shared buffer serves all threads of a
+block). This is exact for perfect tilings of the original loops, which is
+what the rules build; anything else is left as a note, and to the GPU code
+verifier.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ from tvm.tirx.stmt import For, ForKind
 
 from .. import tir_utils
 from ..annotations import THREAD_EXTENT_BOUNDS
-from ..constraints import Monomial, ProductAtLeast, ProductAtMost, ProductIn, SumAtMost
+from ..constraints import Choice, Monomial, ProductAtLeast, ProductAtMost, ProductIn, SumAtMost
 from ..target import GpuLimits
+from .loops import LoopTable, product
 
 
 _BYTES = {"float16": 2, "float32": 4, "int8": 1, "uint8": 1, "int32": 4, "float64": 8,
@@ -49,41 +54,73 @@ _BYTES = {"float16": 2, "float32": 4, "int8": 1, "uint8": 1, "int32": 4, "float6
 _THREAD_DIMS = {"threadIdx.x": 0, "threadIdx.y": 1, "threadIdx.z": 2}
 
 
+@attrs.frozen
+class ThreadBind:
+    """A ``Bind`` of a loop to a thread tag; ``extent`` None when it depends on other decisions."""
+
+    tag: str
+    extent: Monomial | None
+
+
+@attrs.frozen
+class CacheStage:
+    """A ``CacheRead`` / ``CacheWrite``: the cache block (a block RV) and its storage scope."""
+
+    block: object
+    scope: str
+
+
+@attrs.frozen
+class StorageAlign:
+    """A ``StorageAlign`` of the buffer that ``block`` writes at ``write_index``."""
+
+    block: object
+    write_index: int
+    factor: int
+    offset: int
+
+
+@attrs.frozen
+class CooperativeFetch:
+    """A cooperative-fetch annotation of ``block`` whose vector width is a categorical choice."""
+
+    block: object
+    choice: Choice
+    candidates: tuple
+
+
 @attrs.define
 class GpuRecord:
-    """What the interpreter records of a trace for :func:`constraints`."""
+    """What the interpreter records of a trace for :func:`constraints`.
 
-    binds: list = attrs.Factory(list)  # (thread tag, extent Monomial or None)
+    Blocks are the replayed schedule's block RVs; ``thread_bounds`` maps
+    each of MetaSchedule's thread-extent annotations to its value.
+    """
+
+    binds: list[ThreadBind] = attrs.Factory(list)
     warp_execution: bool = False
-    caches: list = attrs.Factory(list)  # (block RV, scope)
-    aligns: list = attrs.Factory(list)  # (block RV, write index, factor, offset)
-    fetches: list = attrs.Factory(list)  # (block RV, Choice key, candidates)
-    thread_bounds: dict = attrs.Factory(dict)  # annotation key -> int
+    caches: list[CacheStage] = attrs.Factory(list)
+    aligns: list[StorageAlign] = attrs.Factory(list)
+    fetches: list[CooperativeFetch] = attrs.Factory(list)
+    thread_bounds: dict[str, int] = attrs.Factory(dict)
 
 
-def _mul(terms) -> Monomial:
-    coef, keys = 1, []
-    for term in terms:
-        coef *= term.coef
-        keys.extend(term.keys)
-    return Monomial(coef=coef, keys=tuple(keys))
-
-
-def constraints(record: GpuRecord, sch, pieces: dict, limits: GpuLimits):
+def constraints(record: GpuRecord, sch, loops: LoopTable, limits: GpuLimits):
     """(constraints, notes) of the recorded instructions, for a schedule after the replay."""
     out, notes = [], []
     if record.warp_execution:
         notes.append("wmma fragments per warp (registers): not limited; the compiler spills "
                      "what does not fit, which is legal and left to the measurements")
     _threads(record, limits, out, notes)
-    _shared_memory(record, sch, pieces, limits, out, notes)
+    _shared_memory(record, sch, loops, limits, out, notes)
     _vector_widths(record, sch, limits, out, notes)
     return out, notes
 
 
 def _threads(record, limits, out, notes) -> None:
     per_dim = {}
-    for tag, extent in record.binds:
+    for bind in record.binds:
+        tag, extent = bind.tag, bind.extent
         if tag.startswith("vthread") and extent is not None:
             out.append(ProductAtMost(
                 term=extent, limit=limits.max_vthread,
@@ -103,7 +140,7 @@ def _threads(record, limits, out, notes) -> None:
     if record.warp_execution and 0 not in per_dim:
         per_dim[0] = Monomial(coef=limits.warp_size)
     if per_dim:
-        total = _mul(per_dim.values())
+        total = product(per_dim.values())
         what = "threads per block (threadIdx.x = the warp's lanes)" if record.warp_execution \
             else "threads per block"
         out.append(ProductAtMost(
@@ -121,30 +158,31 @@ def _threads(record, limits, out, notes) -> None:
                                      reason=f"trace: threads per block at most {high}"))
 
 
-def _shared_memory(record, sch, pieces, limits, out, notes) -> None:
+def _shared_memory(record, sch, loops, limits, out, notes) -> None:
     aligns = {}
-    for block_rv, index, factor, offset in record.aligns:
-        name = sch.get(block_rv).writes[index].source.name
-        aligns[name] = (factor, offset)
+    for align in record.aligns:
+        name = sch.get(align.block).writes[align.write_index].source.name
+        aligns[name] = align
     terms = []
-    for block_rv, scope in record.caches:
+    for cache in record.caches:
+        scope = cache.scope
         if not scope.startswith("shared"):
             continue
-        block = sch.get(block_rv)
+        block = sch.get(cache.block)
         buffer = next(r.source for r in [*block.writes, *block.reads]
                       if str(r.source.scope()) == scope)
-        dims = _footprint(sch, block_rv, buffer, pieces)
+        dims = _footprint(sch, cache.block, buffer, loops)
         if dims is None:
             notes.append(f"shared buffer {buffer.name}: footprint not a product of tile "
                          "factors; left to VerifyGPUCode")
             continue
         size = _BYTES.get(str(buffer.dtype), 4)
-        rows_cols = _mul(dims) if dims else Monomial(coef=1)
+        rows_cols = product(dims) if dims else Monomial(coef=1)
         terms.append(Monomial(coef=rows_cols.coef * size, keys=rows_cols.keys))
         if buffer.name in aligns and len(dims) >= 2:
             # storage_align pads each row by at most factor - 1 elements.
-            factor, _ = aligns[buffer.name]
-            rows = _mul(dims[:-1])
+            factor = aligns[buffer.name].factor
+            rows = product(dims[:-1])
             terms.append(Monomial(coef=rows.coef * (factor - 1) * size, keys=rows.keys))
         notes.append(f"shared buffer {buffer.name} ({scope}): "
                      f"{' x '.join(map(str, dims))} x {size} B"
@@ -157,11 +195,11 @@ def _shared_memory(record, sch, pieces, limits, out, notes) -> None:
         ))
 
 
-def _footprint(sch, cache_rv, buffer, pieces):
+def _footprint(sch, cache_rv, buffer, loops: LoopTable):
     """Symbolic extents of ``buffer``'s region that one allocation holds, per dimension."""
     cache_sref = sch.get_sref(cache_rv)
     shape = [int(x) for x in buffer.shape]
-    ref = _reference(sch, cache_rv, buffer.name, shape, pieces)
+    ref = _reference(sch, cache_rv, buffer.name, shape, loops)
     if ref is None:
         return None
     ref_sref, region = ref
@@ -184,20 +222,20 @@ def _footprint(sch, cache_rv, buffer, pieces):
             value = next((v for k, v in binding.items() if k.same_as(var)), None)
             for loop_var in undefined_vars(value, []) if value is not None else []:
                 sref = next((s for lv, s in loop_of.items() if lv.same_as(loop_var)), None)
-                loop_pieces = pieces.get(sref) if sref is not None else None
+                loop_pieces = loops.pieces(sref) if sref is not None else None
                 if loop_pieces is not None and len(loop_pieces) == 1:
-                    origins.add(loop_pieces[0][0])
+                    origins.add(loop_pieces[0].origin)
         terms = [Monomial(coef=int(rng.extent.value))]
         for sref in relaxed:
-            loop_pieces = pieces.get(sref)
+            loop_pieces = loops.pieces(sref)
             if loop_pieces is None:
                 return None
-            terms.extend(term for origin, term in loop_pieces if origin in origins)
-        dims.append(_mul(terms))
+            terms.extend(piece.extent for piece in loop_pieces if piece.origin in origins)
+        dims.append(product(terms))
     return dims
 
 
-def _reference(sch, cache_rv, name: str, shape, pieces):
+def _reference(sch, cache_rv, name: str, shape, loops: LoopTable):
     """The access that fixes a cache buffer's footprint: (block sref, region).
 
     The nearest block (through producers and consumers) whose loops are all
@@ -216,8 +254,8 @@ def _reference(sch, cache_rv, name: str, shape, pieces):
                     continue
                 seen.add(sref)
                 nxt.append(other)
-                loops = tir_utils.enclosing_loops(sref)
-                if any(pieces.get(s) is None for s in loops):
+                enclosing = tir_utils.enclosing_loops(sref)
+                if any(loops.pieces(s) is None for s in enclosing):
                     continue
                 block = sref.stmt
                 for region in [*block.reads, *block.writes]:
@@ -236,8 +274,9 @@ def _thread_bound(loop: For) -> bool:
 
 
 def _vector_widths(record, sch, limits, out, notes) -> None:
-    for block_rv, key, candidates in record.fetches:
-        block = sch.get(block_rv)
+    for fetch in record.fetches:
+        candidates = fetch.candidates
+        block = sch.get(fetch.block)
         size = _BYTES.get(str(block.writes[0].source.dtype), 4)
         # Global rows whose length the width does not divide would make
         # misaligned vector accesses (the copy out of shared memory writes them).
@@ -250,7 +289,7 @@ def _vector_widths(record, sch, limits, out, notes) -> None:
         if not legal:
             continue
         out.append(ProductIn(
-            term=Monomial(keys=(key,)), allowed=legal,
+            term=Monomial(keys=(fetch.choice,)), allowed=legal,
             reason=f"target: cooperative fetch of {block.name_hint}: vector width in "
             f"{[candidates[i] for i in legal]} (at most {limits.max_vector_bytes} bytes, "
             f"dividing the innermost extents {inner} of the global buffers it accesses)",

@@ -15,7 +15,7 @@ from tvm.ir import IRModule
 from tvm.s_tir import Schedule
 
 from ..errors import HeronError, ReplayRepairedError
-from .analysis import SpaceModel
+from .model import SpaceModel
 
 
 class PostprocFailedError(HeronError):
