@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import HeronError
+from .model import Model
 
 
 def _require_torch():
@@ -37,7 +38,7 @@ def example_inputs(specs, seed: int) -> list[np.ndarray]:
 def import_torch(factory: Callable, specs, *, seed: int = 0):
     """Build ``factory()`` with seeded weights, export it and convert it to Relax.
 
-    Returns a :class:`~tvm_heron.models.zoo.Model` whose reference is
+    Returns a :class:`~tvm_heron.models.model.Model` whose reference is
     PyTorch's output on the example inputs.
     """
     torch = _require_torch()
@@ -45,7 +46,6 @@ def import_torch(factory: Callable, specs, *, seed: int = 0):
     from tvm.relax.frontend.torch import from_exported_program  # pylint: disable=import-outside-toplevel
 
     from .nets import randomize_norms  # pylint: disable=import-outside-toplevel
-    from .zoo import Model  # pylint: disable=import-outside-toplevel
 
     torch.manual_seed(seed)
     module = factory().eval()

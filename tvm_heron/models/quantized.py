@@ -22,6 +22,7 @@ from tvm import relax
 from tvm.script import relax as R
 
 from ..errors import HeronError
+from .model import Model
 from ..ops.epilogue import requant_params
 
 
@@ -53,8 +54,7 @@ def _conv_np(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
 
 
 def build_quantized(kind: str, *, batch: int = 1, seed: int = 0):
-    """A :class:`~tvm_heron.models.zoo.Model` of the quantised ``kind`` (``mlp`` or ``cnn``)."""
-    from .zoo import Model  # pylint: disable=import-outside-toplevel
+    """A :class:`~tvm_heron.models.model.Model` of the quantised ``kind`` (``mlp`` or ``cnn``)."""
 
     rng = np.random.default_rng(seed)
     if kind == "mlp":

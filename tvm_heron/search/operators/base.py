@@ -19,11 +19,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...constraints import VarKey
+from ...constraints.solver import SEED_LIMIT
 
 __all__ = ["Operator", "Point", "solver_seed"]
-
-# CP-SAT's random_seed is a 32-bit signed integer.
-_SEED_LIMIT = 2**31 - 1
 
 #: A point of a design space: one int per variable key.
 Point = dict[VarKey, int]
@@ -44,7 +42,7 @@ def solver_seed(rng: np.random.Generator) -> int:
     int
         A seed in ``[0, 2**31 - 1)``.
     """
-    return int(rng.integers(0, _SEED_LIMIT))
+    return int(rng.integers(0, SEED_LIMIT))
 
 
 class Operator(abc.ABC):
