@@ -20,11 +20,19 @@ import logging
 import time
 import weakref
 
+import cloudpickle
+
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
+from . import build_worker
 from .progress import CLOCK
+
+# The workers get the build function by value, so that they import TVM but not
+# tvm_heron, whose import registers intrinsics and strategies that a build does
+# not use (seconds per worker start on a small machine).
+cloudpickle.register_pickle_by_value(build_worker)
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +87,7 @@ class PersistentBuilder(PyBuilder):
                 raise ValueError("PersistentBuilder does not take params; use LocalBuilder")
         jobs = [(b.mod, b.target) for b in build_inputs]
         results = []
-        for outcome in self._executor().map_with_error_catching(_build_and_export, jobs):
+        for outcome in self._executor().map_with_error_catching(build_worker.build_and_export, jobs):
             if outcome.status == StatusKind.COMPLETE:
                 results.append(BuilderResult(outcome.value, None))
             elif outcome.status == StatusKind.TIMEOUT:
@@ -88,21 +96,3 @@ class PersistentBuilder(PyBuilder):
                 results.append(BuilderResult(None, f"PersistentBuilder: build failed\n{outcome.value}"))
         CLOCK.add("build", time.perf_counter() - start)
         return results
-
-
-
-def _build_and_export(job) -> str:
-    """Worker: build one candidate and export it; returns the artifact path."""
-    # pylint: disable=import-outside-toplevel
-    import os
-    import tempfile
-
-    from tvm.driver import build as tvm_build
-    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
-    from tvm.support.tar import tar
-
-    mod, target = job
-    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    artifact = os.path.join(tempfile.mkdtemp(), "tvm_tmp_mod." + tar.output_format)
-    tvm_build(mod, target=target).export_library(artifact, fcompile=tar)
-    return artifact
