@@ -133,6 +133,7 @@ def test_module_entry_point_help():
     assert "quickstart" in done.stdout
 
 
+@pytest.mark.slow
 def test_tune_writes_summary_and_kernel_is_exact(tmp_path):
     """A real (short) tuning run through the CLI; every measured point was feasible."""
     summary = tmp_path / "g.json"

@@ -110,6 +110,7 @@ def test_kill_and_restart_twenty_cycles(tmp_path):
     print(json.dumps(figures))
 
 
+@pytest.mark.slow
 def test_two_processes_tune_different_workloads_into_one_database(tmp_path):
     work_dir = tmp_path / "shared"
     shapes = [(64, 64, 64), (48, 64, 32)]
@@ -134,6 +135,7 @@ def test_two_processes_tune_different_workloads_into_one_database(tmp_path):
 
 
 # -- RPC --------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_rpc_server_killed_mid_run_the_run_goes_on(tmp_path):
     from tvm_heron.rpc import TrackedRPCRunner
     from tvm_heron.tuning import tune
@@ -165,6 +167,7 @@ def test_no_rpc_server_is_a_clear_error_within_the_bound(tmp_path, capsys):
     assert "no RPC server for key 'nobody'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_records_of_another_target_are_not_this_ones(tmp_path):
     """Measured with num-cores 1: not re-used, not the best kernel, for num-cores 2."""
     from tvm_heron.target import host_target

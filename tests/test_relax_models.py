@@ -132,6 +132,7 @@ def test_int8_model_tuned_end_to_end_is_exact(tmp_path):
     assert [t.best_latency_s for t in again.tasks] == [t.best_latency_s for t in result.tasks]
 
 
+@pytest.mark.slow
 def test_float_model_with_unsupported_kernels_compiles_and_reports_fallbacks(tmp_path):
     """bert-tiny: matmuls are tensorized; softmax, layer norm, reshapes fall back, and say so."""
     model = load_model("bert-tiny")
@@ -153,6 +154,7 @@ def test_float_model_with_unsupported_kernels_compiles_and_reports_fallbacks(tmp
     json.dumps(data)
 
 
+@pytest.mark.slow
 def test_cli_tune_model(tmp_path, capsys):
     out = tmp_path / "r.json"
     code = cli_main(["tune-model", "--model", "int8-cnn", "--trials", "8", "--work-dir", str(tmp_path / "w"),

@@ -7,9 +7,12 @@ database and a random cost model.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from helpers import context, drive, fake_result, hashes, isa_target
+from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
+from tvm_ffi import structural_hash
 
 from tvm_heron import isa
 from tvm_heron.strategies import ConstrainedGA, SimulatedAnnealing, UnconstrainedGA
@@ -47,8 +50,14 @@ def test_same_seed_same_candidates(name):
 
 
 def test_names_resolve_after_import():
-    for name in FACTORIES:
-        assert isinstance(ms.search_strategy.SearchStrategy.create(name), ms.search_strategy.SearchStrategy)
+    """Each name builds its own strategy class; MetaSchedule's names and errors are untouched."""
+    create = ms.search_strategy.SearchStrategy.create
+    for name, factory in FACTORIES.items():
+        assert type(create(name)) is type(factory(0))
+        assert create(name, seed=9).options.seed == 9
+    assert isinstance(create("evolutionary"), ms.search_strategy.EvolutionarySearch)
+    with pytest.raises(ValueError, match="heron-cgb"):
+        create("heron-cgb")
 
 
 def test_warm_start_from_database():
@@ -105,7 +114,46 @@ def test_small_space_is_measured_whole_then_ends():
     assert [len(b) for b in batches] == [64] * 7 + [56]
 
 
+@derived_object
+class _ScoredByHash(ms.cost_model.PyCostModel):
+    """A stub cost model with a known order: a program's score is its structural hash mod 997."""
+
+    def __init__(self):
+        self.asked = []  # one {hash: score} per predict call
+
+    def load(self, path):
+        pass
+
+    def save(self, path):
+        pass
+
+    def update(self, context, candidates, results):
+        pass
+
+    def predict(self, context, candidates):
+        scores = {structural_hash(c.sch.mod): float(structural_hash(c.sch.mod) % 997) for c in candidates}
+        self.asked.append(scores)
+        return np.asarray([scores[structural_hash(c.sch.mod)] for c in candidates])
+
+
 def test_tvm_fitness_model_option():
-    strategy = ConstrainedGA(seed=1, population_size=20, n_select=10, generations=1, fitness="tvm")
-    batches = drive(context(strategy), max_trials=16, per_iter=8)
-    assert len(hashes(batches)) == 16
+    """With ``fitness="tvm"`` and no random share, each batch is the cost model's best-scored new programs."""
+    strategy = ConstrainedGA(seed=1, population_size=20, n_select=10, generations=1, fitness="tvm", epsilon=0.0)
+    ctx = context(strategy)
+    model = _ScoredByHash()
+    strategy.pre_tuning(24, 8, ctx.space_generator.generate_design_space(ctx.mod), ms.database.MemoryDatabase(), model)
+    measured: set[int] = set()
+    rounds = 0
+    while (batch := strategy.generate_measure_candidates()) is not None:
+        # the last question of the round scores the pool the batch is picked from
+        asked = {h: s for h, s in model.asked[-1].items() if h not in measured}
+        model.asked.clear()
+        picked = [structural_hash(c.sch.mod) for c in batch]
+        assert len(picked) == 8 and asked, "the cost model scored this round's pool"
+        best = sorted(asked.values(), reverse=True)[: len(picked)]
+        assert sorted((asked[h] for h in picked), reverse=True) == best
+        measured.update(picked)
+        strategy.notify_runner_results(batch, [fake_result(c) for c in batch])
+        rounds += 1
+    strategy.post_tuning()
+    assert rounds == 3

@@ -59,6 +59,7 @@ def test_import_sizes_the_pool_to_every_core():
         "threads": CORES, "env": str(CORES), "cores": CORES, "ok": True}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CORES < 2, reason="needs at least 2 CPUs for a worker thread to be pinned")
 def test_pool_threads_are_not_pinned_unless_the_user_asks():
     # Unpinned: every thread of the process may run on every CPU it has.

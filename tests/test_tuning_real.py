@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import pytest
-from helpers import HOST, rpc_pool
+from helpers import HOST
 from tvm.s_tir import meta_schedule as ms
 
 from tvm_heron.database import open_database
@@ -12,6 +12,7 @@ from tvm_heron.ops import make_workload
 from tvm_heron.tuning import tune
 
 
+@pytest.mark.slow
 def test_cga_tunes_int8_gemm_exactly(tmp_path):
     workload = make_workload("gemm", (64, 64, 64), "int8", layout="plain")
     result = tune(workload, target=HOST, work_dir=tmp_path, trials=16, strategy="heron-cga", seed=3,
@@ -20,6 +21,7 @@ def test_cga_tunes_int8_gemm_exactly(tmp_path):
     assert result.correct is True and result.max_abs_error == 0
 
 
+@pytest.mark.slow
 def test_restart_resumes_without_measuring_again(tmp_path):
     """A second run on the same work dir adds new records and keeps the old ones."""
     workload = make_workload("gemm", (64, 64, 32), "int8")
@@ -33,12 +35,15 @@ def test_restart_resumes_without_measuring_again(tmp_path):
 
 
 def test_cga_over_rpc(tmp_path):
-    """heron-cga measuring on an RPC server (a tracker and a server on 127.0.0.1, no sleeps)."""
+    """heron-cga measuring on MetaSchedule's LocalRPC (a tracker and a server; the runner waits
+    for the server to register instead of sleeping)."""
+    from tvm.s_tir.meta_schedule.testing.local_rpc import LocalRPC
+
     from tvm_heron.rpc import TrackedRPCRunner
 
-    with rpc_pool("heron-test", servers=1) as (port, _):
-        runner = TrackedRPCRunner(tracker_host="127.0.0.1", tracker_port=port, tracker_key="heron-test",
-                                  max_workers=2, session_timeout_s=60, wait_s=30)
+    with LocalRPC(tracker_key="heron-test", silent=True) as rpc:
+        runner = TrackedRPCRunner(tracker_host=rpc.tracker_host, tracker_port=rpc.tracker_port,
+                                  tracker_key=rpc.tracker_key, max_workers=2, session_timeout_s=60, wait_s=30)
         workload = make_workload("gemm", (64, 64, 64), "int8")
         result = tune(workload, target=HOST, work_dir=tmp_path, trials=8, strategy="heron-cga",
                       seed=2, trials_per_round=8, runner=runner)
