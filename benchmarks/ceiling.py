@@ -8,16 +8,16 @@ time against the least time a kernel could take at the run's measured compute
 peak, serially on one core or in parallel on all of them plus what launching
 a parallel loop costs in TVM's thread pool (measured here, unless
 ``--launch-us`` gives it). Memory traffic is ignored: the ceiling is an upper
-bound on what any tuner could show over that search.
+bound on what any tuner could show over that search
+(:func:`tvm_heron.bench.report.ceiling_report`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from tvm_heron.bench.report import bound_table, cores_of, dtypes_of
+from tvm_heron.bench.report import ceiling_report, cores_of, read_json
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="launch cost of a parallel loop (default: measured now)")
     parser.add_argument("--out", default=None, help="also write the tables to this file")
     args = parser.parse_args(argv)
-    results = json.loads(Path(args.results).read_text())
+    results = read_json(args.results)
     if args.launch_us is None:
         # Imported here: compiling and timing happen only when no cost is given.
         from tvm_heron.bench.launch import launch_floor_s  # pylint: disable=import-outside-toplevel
@@ -37,12 +37,10 @@ def main(argv: list[str] | None = None) -> None:
         how = "measured now"
     else:
         launch_s, how = args.launch_us * 1e-6, "given"
-    text = [f"Launch cost of a parallel loop: {launch_s * 1e6:.2f} us ({how}).", ""]
-    for dtype in dtypes_of(results):
-        text += [f"## {dtype}", "", *bound_table(results, dtype, launch_s), ""]
-    print("\n".join(text))
+    text = ceiling_report(results, launch_s, how)
+    print(text)
     if args.out:
-        Path(args.out).write_text("\n".join(text), encoding="utf-8")
+        Path(args.out).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

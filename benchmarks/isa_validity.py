@@ -19,7 +19,7 @@ import logging
 import time
 
 from tvm_heron import isa
-from tvm_heron.bench.asm_validity import count
+from tvm_heron.bench.asm_validity import SPACES, count, table
 from tvm_heron.bench.profiles import load_profile, load_workloads
 from tvm_heron.ops import make_workload
 from tvm_heron.target import host_target, instruction_set
@@ -45,21 +45,14 @@ def main() -> None:
         for dtype in args.dtypes.split(","):
             for op, case in sorted(cases.items()):
                 workload = make_workload(op, case.shape, dtype)
-                for space in ("heron", "metaschedule"):
+                for space in SPACES:
                     start = time.perf_counter()
                     row = count(workload, description, space, args.points, args.seed).to_json()
                     row["seconds"] = round(time.perf_counter() - start, 1)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     print(f"\nhost: {host}; {args.points} programs per space; built for each description's example CPU\n")
-    print("| isa | dtype | operator | Heron: postprocessed / built / with instruction | "
-          "MetaSchedule: postprocessed / built / with instruction |")
-    print("| --- | --- | --- | --- | --- |")
-    for heron, meta in zip(rows[::2], rows[1::2]):
-        print(f"| {heron['isa']} | {heron['dtype']} | {heron['op']} {'x'.join(map(str, heron['shape']))} | "
-              f"{heron['postprocessed']} / {heron['built']} / {heron['with_instruction']} of "
-              f"{heron['drawn']} | {meta['postprocessed']} / {meta['built']} / "
-              f"{meta['with_instruction']} of {meta['drawn']} ({heron['instruction']}) |")
+    print(table(rows))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump({"host": host, "points": args.points, "rows": rows}, out, indent=1)

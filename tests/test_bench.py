@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,9 +16,9 @@ from helpers import HOST_ISA
 
 from tvm_heron.bench import figures, noise, peak, profiles, records, report, timing
 from tvm_heron.bench.noise import NoiseGuard
+from tvm_heron.bench.results import Candidate, Status, SuiteResults, TuningRun
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ROOT / "benchmarks" / "workloads.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -178,7 +177,8 @@ def test_figures():
 
 
 def test_profiles_of_the_workloads_file():
-    data = profiles.load_workloads(WORKLOADS)
+    data = profiles.load_workloads()  # the package's
+    assert profiles.load_workloads(ROOT / "benchmarks" / "workloads.json") == data
     assert {"smoke", "small", "paper"} <= set(profiles.profile_names(data))
     smoke = profiles.load_profile(data, "smoke")
     assert [c.id for c in smoke.cases] == ["gemm.S64-int8", "gemm.S64-float32"]
@@ -249,19 +249,19 @@ def test_tune_case_resumes_extends_and_restarts_on_a_new_space(tmp_path, monkeyp
     work = tmp_path / "heron-cga"
     kwargs = dict(target=None, work_dir=work, trials_per_round=4, seed=0)
     first = tuners.tune_case("w", tuners.HERON, trials=4, **kwargs)
-    assert calls == [("heron", 4)] and first["trials"] == 4 and first["failed"] == 1
-    assert first["search_s"] == pytest.approx(0.25) and first["resumed"] is False
+    assert calls == [("heron", 4)] and first.trials == 4 and first.failed == 1
+    assert first.search_s == pytest.approx(0.25) and first.resumed is False
     again = tuners.tune_case("w", tuners.HERON, trials=4, **kwargs)
-    assert calls == [("heron", 4)] and again["resumed"] is True
+    assert calls == [("heron", 4)] and again.resumed is True
     more = tuners.tune_case("w", tuners.HERON, trials=6, **kwargs)
-    assert calls[-1] == ("heron", 2) and more["trials"] == 6 and more["tuning_s"] == 2.0
+    assert calls[-1] == ("heron", 2) and more.trials == 6 and more.tuning_s == 2.0
     supported["heron"] = False  # the case is now tuned in the default space, from scratch
     other = tuners.tune_case("w", tuners.HERON, trials=6, **kwargs)
-    assert calls[-1] == ("default", 6) and other["space"] == "default" and other["space_note"]
+    assert calls[-1] == ("default", 6) and other.space == "default" and other.space_note
     assert (tmp_path / "heron-cga.heron-space" / records.RECORD_FILE).exists()
     na = tuners.tune_case("unsupported", tuners.EVOLUTIONARY, trials=2,
                           **{**kwargs, "work_dir": tmp_path / "evo"})
-    assert na["status"] == "n/a" and "no such dtype" in na["reason"]
+    assert na.status is Status.NA and "no such dtype" in na.reason
 
 
 # -- writers on fake results --------------------------------------------------------------------
@@ -280,7 +280,7 @@ def _tuner(space="heron"):
             "run_s": 3.0, "search_s": 2.0, "strategy_s": 1.0, "resumed": False, "work_dir": "w"}
 
 
-def fake_results():
+def fake_results_json() -> dict:
     ok = {"id": "gemm.A-int8", "case": "gemm.A", "op": "gemm", "shape": [64, 64, 64],
           "dtype": "int8", "flops": 524288, "status": "ok", "reason": None,
           "tuners": {"heron-cga": _tuner(), "evolutionary": _tuner("default")},
@@ -305,6 +305,10 @@ def fake_results():
                       "reasons": {"float32": "no compiler"}, "cpu": "Fake CPU",
                       "noise": "noisy", "other_share": 0.3},
             "cases": [ok, na, fp]}
+
+
+def fake_results() -> SuiteResults:
+    return SuiteResults.from_json(fake_results_json())
 
 
 def test_csv_has_a_row_per_case_and_candidate(tmp_path):
@@ -344,14 +348,14 @@ def test_json_round_trip_and_charts(tmp_path):
 
     results = fake_results()
     report.write_json(results, tmp_path / "results.json")
-    assert json.loads((tmp_path / "results.json").read_text()) == results
+    assert report.read_json(tmp_path / "results.json") == results
     paths = plots.plot_all(results, tmp_path)
     assert [p.name for p in paths] == ["speedup_int8.png", "speedup_float32.png"]
     assert all(p.read_bytes()[:8] == PNG_MAGIC for p in paths)
 
 
 def test_plain_python_modules_do_not_import_tvm():
-    """noise, timing, peak, profiles, records, figures, report, plots, vendor: no TVM."""
+    """noise, timing, peak, profiles, records, figures, results, report, plots, vendor: no TVM."""
     script = textwrap.dedent(f"""
         import sys, types
         class Block:
@@ -363,7 +367,7 @@ def test_plain_python_modules_do_not_import_tvm():
         pkg.__path__ = [{str(ROOT / "tvm_heron")!r}]
         sys.modules["tvm_heron"] = pkg
         from tvm_heron.bench import (figures, machine, noise, peak, plots, profiles, records,
-                                     report, timing, vendor)
+                                     report, results, timing, vendor)
         assert not any(m == "tvm" or m.startswith("tvm.") for m in sys.modules)
         print("ok")
     """)
@@ -445,6 +449,7 @@ def check_outputs(out: Path, case_ids: list[str], dtypes: list[str]) -> dict:
     """Assert the structure of every output of a suite run; returns results.json."""
     results = json.loads((out / "results.json").read_text())
     assert results["schema"] == report.SCHEMA
+    assert SuiteResults.from_json(results).to_json() == results
     for key in ("profile", "settings", "machine", "peaks", "versions", "wall_s", "cases"):
         assert key in results
     assert set(results["peaks"]["gops"]) == {"int8", "float32"}
@@ -484,14 +489,20 @@ def check_outputs(out: Path, case_ids: list[str], dtypes: list[str]) -> dict:
     return results
 
 
-def test_pipeline_end_to_end_with_eight_trials(tmp_path):
+@pytest.mark.slow
+def test_pipeline_end_to_end_with_eight_trials(tmp_path, monkeypatch):
     """The whole pipeline on int8 GEMM 32^3, 8 trials per tuner; a second run resumes.
 
     8 trials, not fewer: a third or more of the candidates of MetaSchedule's own
     VNNI space fail to build, and a run in which all of them fail has no kernel.
     """
-    from tvm_heron.bench.suite import run_suite
+    from tvm_heron.bench.suite import run_suite, vendor_environment
 
+    for name, value in vendor_environment(HOST_ISA).items():  # as benchmarks/suite.py does
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     case = profiles.Case("gemm.T32", "gemm", (32, 32, 32), "int8")
     profile = profiles.Profile(name="tiny", cases=(case,), trials=8, trials_per_round=8, rounds=2,
                                batch_seconds=0.02)
@@ -530,6 +541,7 @@ def test_pipeline_end_to_end_with_eight_trials(tmp_path):
     tvm.ir.assert_structural_equal(restored, x86.dot_product_16x4_u8i8i32_vnni)
 
 
+@pytest.mark.slow
 def test_smoke_profile_end_to_end(tmp_path):
     """``benchmarks/suite.py --profile smoke`` writes every output (in CI: about 2 minutes)."""
     done = subprocess.run(
@@ -552,48 +564,40 @@ def test_seed_runs_keep_the_one_seed_directory_for_the_first_run():
 def test_merge_seeds_takes_the_median_of_the_seeds_medians():
     merge_seeds = figures.merge_seeds
 
-    def cand(median, least, status="ok", error=0.0):
-        return {"impl": "heron-cga in the heron space", "status": status, "reason": None,
-                "correct": status == "ok", "max_abs_error": error, "median_s": median,
-                "min_s": least, "noisy_rounds": 1}
+    def cand(median, least, error=0.0):
+        return Candidate(impl="heron-cga in the heron space", status=Status.OK, correct=True,
+                         max_abs_error=error, median_s=median, min_s=least, noisy_rounds=1)
 
     merged = merge_seeds([cand(3.0, 2.5), cand(1.0, 0.9, error=2.0), cand(2.0, 1.5)], [0, 1, 2])
-    assert merged["median_s"] == 2.0 and merged["min_s"] == 0.9
-    assert merged["seed_median_s"] == [3.0, 1.0, 2.0] and merged["seeds"] == [0, 1, 2]
-    assert merged["status"] == "ok" and merged["correct"] and merged["max_abs_error"] == 2.0
-    assert merged["noisy_rounds"] == 3
+    assert merged.median_s == 2.0 and merged.min_s == 0.9
+    assert merged.seed_median_s == (3.0, 1.0, 2.0) and merged.seeds == (0, 1, 2)
+    assert merged.status is Status.OK and merged.correct and merged.max_abs_error == 2.0
+    assert merged.noisy_rounds == 3
     # a wrong kernel on one seed marks the tuner; the timed seeds still give figures
-    wrong = {"impl": "x", "status": "wrong", "reason": "its output differs", "correct": False,
-             "max_abs_error": 9.0}
+    wrong = Candidate(impl="x", status=Status.WRONG, reason="its output differs", correct=False,
+                      max_abs_error=9.0)
     merged = merge_seeds([cand(4.0, 3.0), wrong], [0, 1])
-    assert merged["status"] == "wrong" and merged["reason"] == "its output differs"
-    assert merged["median_s"] == 4.0 and merged["correct"] is False
+    assert merged.status is Status.WRONG and merged.reason == "its output differs"
+    assert merged.median_s == 4.0 and merged.correct is False
 
 
 def test_merge_tuner_figures_sums_counts_and_seconds():
     merge_tuner_figures = figures.merge_tuner_figures
 
-    runs = [{"status": "ok", "reason": None, "space": "heron", "trials": 64, "failed": 0,
-             "tuning_s": 10.0, "build_s": 4.0, "run_s": 5.0, "search_s": 1.0,
-             "strategy_s": 0.5, "resumed": True},
-            {"status": "ok", "reason": None, "space": "heron", "trials": 64, "failed": 16,
-             "tuning_s": 20.0, "build_s": 8.0, "run_s": 10.0, "search_s": 2.0,
-             "strategy_s": None, "resumed": False}]
+    runs = [TuningRun(status=Status.OK, space="heron", trials=64, failed=0, tuning_s=10.0,
+                      build_s=4.0, run_s=5.0, search_s=1.0, strategy_s=0.5, resumed=True),
+            TuningRun(status=Status.OK, space="heron", trials=64, failed=16, tuning_s=20.0,
+                      build_s=8.0, run_s=10.0, search_s=2.0, strategy_s=None, resumed=False)]
     merged = merge_tuner_figures(runs)
-    assert merged["trials"] == 128 and merged["failed"] == 16 and merged["failed_share"] == 0.125
-    assert merged["tuning_s"] == 30.0 and merged["strategy_s"] is None
-    assert merged["runs"] == 2 and merged["resumed"] is False and merged["space"] == "heron"
+    assert merged.trials == 128 and merged.failed == 16 and merged.failed_share == 0.125
+    assert merged.tuning_s == 30.0 and merged.strategy_s is None
+    assert merged.runs == 2 and merged.resumed is False and merged.space == "heron"
 
 
 def test_tensorcore_validity_cases_cover_both_transposed_conv_forms():
     """The first case of every operator, plus the first strided transposed conv (phase-wise)."""
-    spec = importlib.util.spec_from_file_location(
-        "tensorcore_validity", ROOT / "benchmarks" / "tensorcore_validity.py"
-    )
-    validity = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(validity)
-    assert [name for name, _, _ in validity.paper_cases(["t2d"])] == ["t2d.T1", "t2d.T2"]
-    cases = validity.paper_cases(None)
+    assert [name for name, _, _ in profiles.tensorcore_cases(["t2d"])] == ["t2d.T1", "t2d.T2"]
+    cases = profiles.tensorcore_cases()
     assert len(cases) == 10 and len({op for _, op, _ in cases}) == 9
 
 
@@ -605,17 +609,15 @@ def test_bound_table_and_ceiling_script(tmp_path):
     ceiling = 2e-3 / (524288 * 2 / 900e9)
     assert lines[-1] == f"| **geomean** | | | **{ceiling:.2f}x** |"
     assert report.bound_table(fake_results(), "float32", 1e-6)[-1].endswith("**n/a** |")
-    (tmp_path / "results.json").write_text(json.dumps(fake_results()))
-    script = textwrap.dedent(f"""
-        import sys
-        sys.argv = ["ceiling", {str(tmp_path / "results.json")!r}, "--launch-us", "1",
-                    "--out", {str(tmp_path / "c.md")!r}]
-        import runpy
-        runpy.run_path({str(ROOT / "benchmarks" / "ceiling.py")!r}, run_name="__main__")
-    """)
-    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
-    text = (tmp_path / "c.md").read_text()
-    assert "Launch cost of a parallel loop: 1.00 us (given)." in text and "## int8" in text
+    text = report.ceiling_report(fake_results(), 1e-6, "given")
+    assert text.startswith("Launch cost of a parallel loop: 1.00 us (given).")
+    assert "## int8" in text and "\n".join(lines) in text
+    # the script's command line, run as a user runs it
+    report.write_json(fake_results(), tmp_path / "results.json")
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ceiling.py"),
+                    str(tmp_path / "results.json"), "--launch-us", "1", "--out",
+                    str(tmp_path / "c.md")], check=True, capture_output=True)
+    assert (tmp_path / "c.md").read_text() == text
 
 
 def test_launch_floor_is_measured():

@@ -16,14 +16,13 @@ import re
 import attrs
 import numpy as np
 import tvm
-from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
-from tvm.s_tir.schedule import Trace
 from tvm.target import Target
 
 from .. import isa
 from ..errors import HeronError
 from ..space import analyze, heron_space, postprocess, replay
+from .sampling import metaschedule_samples
 
 
 @attrs.frozen
@@ -79,21 +78,12 @@ def _heron(mod, target, n: int, seed: int):
 def _metaschedule(mod, target, n: int, seed: int):
     ctx = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", task_name="m",
                          rand_state=seed)
-    spaces = ctx.generate_design_space()
-    schedules = []
-    for i in range(n):
-        sch = Schedule(mod, seed=seed + i + 1, debug_mask=0)
-        try:
-            Trace(spaces[i % len(spaces)].trace.insts, {}).apply_to_schedule(sch, remove_postproc=True)
-        except Exception:  # pylint: disable=broad-except  # a sample TVM cannot replay
-            continue
-        sch.enter_postproc()
-        if all(p.apply(sch) for p in ctx.space_generator.postprocs):
-            schedules.append(sch)
-    return n, schedules
+    return n, [sch for _, sch in metaschedule_samples(ctx, mod, n, seed) if sch is not None]
 
 
 SAMPLERS = {"heron": _heron, "metaschedule": _metaschedule}
+#: The spaces :func:`count` draws from, Heron's first.
+SPACES = tuple(SAMPLERS)
 
 
 def count(workload, description: isa.InstructionSet, space: str, n: int, seed: int = 0) -> AsmCount:
@@ -118,3 +108,17 @@ def count(workload, description: isa.InstructionSet, space: str, n: int, seed: i
                     isa=description.name, space=space, instruction=intrinsic.instruction,
                     drawn=drawn, postprocessed=len(schedules), built=built, with_instruction=found,
                     first_error=first_error)
+
+
+def table(rows: list[dict]) -> str:
+    """A markdown table of :meth:`AsmCount.to_json` rows, Heron's and MetaSchedule's in turn."""
+    lines = ["| isa | dtype | operator | Heron: postprocessed / built / with instruction | "
+             "MetaSchedule: postprocessed / built / with instruction |",
+             "| --- | --- | --- | --- | --- |"]
+    for heron, meta in zip(rows[::2], rows[1::2]):
+        lines.append(
+            f"| {heron['isa']} | {heron['dtype']} | {heron['op']} {'x'.join(map(str, heron['shape']))} | "
+            f"{heron['postprocessed']} / {heron['built']} / {heron['with_instruction']} of "
+            f"{heron['drawn']} | {meta['postprocessed']} / {meta['built']} / "
+            f"{meta['with_instruction']} of {meta['drawn']} ({heron['instruction']}) |")
+    return "\n".join(lines)

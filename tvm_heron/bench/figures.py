@@ -7,6 +7,10 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 
+import attrs
+
+from .results import Candidate, Status, TuningRun, first_failure
+
 
 def gops(flops: int, seconds: float | None) -> float | None:
     """Giga-operations per second (None without a time)."""
@@ -62,27 +66,26 @@ def geomean(values: Iterable[float | None]) -> float | None:
 _SUMMED = ("trials", "failed", "tuning_s", "build_s", "run_s", "search_s", "strategy_s")
 
 
-def _first_failure(entries: Sequence[dict]) -> dict:
-    """``status`` and ``reason`` of the first entry that is not ``ok`` (empty if none)."""
-    bad = next((e for e in entries if e.get("status") != "ok"), None)
-    return {} if bad is None else {"status": bad.get("status"), "reason": bad.get("reason")}
+def merge_tuner_figures(runs: Sequence[TuningRun]) -> TuningRun:
+    """The tuning figures of several runs of one tuner: counts and seconds summed.
 
-
-def merge_tuner_figures(runs: Sequence[dict]) -> dict:
-    """The tuning figures of several runs of one tuner: counts and seconds summed."""
-    merged = dict(runs[0], runs=len(runs))
+    The first run's strategy, space and work directory; a sum is None where a
+    run lacks the figure; ``resumed`` where every run was; the first status
+    other than ``ok``, with its reason.
+    """
+    summed = {}
     for key in _SUMMED:
-        values = [r.get(key) for r in runs]
-        merged[key] = None if any(v is None for v in values) else sum(values)
-    if merged.get("trials"):
-        merged["failed_share"] = (merged.get("failed") or 0) / merged["trials"]
-    merged["resumed"] = all(r.get("resumed") for r in runs)
-    merged.update(_first_failure(runs))
+        values = [getattr(run, key) for run in runs]
+        summed[key] = None if any(v is None for v in values) else sum(values)
+    merged = attrs.evolve(runs[0], runs=len(runs), resumed=all(r.resumed for r in runs),
+                          **summed, **first_failure(runs))
+    if merged.trials:
+        merged = attrs.evolve(merged, failed_share=(merged.failed or 0) / merged.trials)
     return merged
 
 
-def merge_seeds(cands: Sequence[dict], seeds: Sequence[int]) -> dict:
-    """One candidate entry from the entries of a tuner's runs with several seeds.
+def merge_seeds(cands: Sequence[Candidate], seeds: Sequence[int]) -> Candidate:
+    """One candidate from the candidates of a tuner's runs with several seeds.
 
     Its ``median_s`` is the median over the timed seeds of each one's median
     time (a search that is lucky on one seed does not decide the comparison),
@@ -90,15 +93,13 @@ def merge_seeds(cands: Sequence[dict], seeds: Sequence[int]) -> dict:
     list each seed's figure; the status is ``ok`` when every seed's kernel was
     checked and timed (otherwise the first other status, with its reason).
     """
-    timed = [c for c in cands if c.get("status") == "ok" and c.get("median_s") is not None]
-    merged = {"impl": cands[0].get("impl"), "status": "ok", "reason": None,
-              "correct": all(c.get("correct") for c in cands),
-              "max_abs_error": max(c.get("max_abs_error") or 0.0 for c in cands),
-              "seeds": list(seeds),
-              "seed_median_s": [c.get("median_s") for c in cands]}
-    merged.update(_first_failure(cands))
-    if timed:
-        merged.update(median_s=float(statistics.median(c["median_s"] for c in timed)),
-                      min_s=min(c["min_s"] for c in timed),
-                      noisy_rounds=sum(c.get("noisy_rounds") or 0 for c in timed))
-    return merged
+    merged = Candidate(**{"status": Status.OK, **first_failure(cands)}, impl=cands[0].impl,
+                       correct=all(c.correct for c in cands),
+                       max_abs_error=max(c.max_abs_error or 0.0 for c in cands),
+                       seeds=seeds, seed_median_s=[c.median_s for c in cands])
+    timed = [c for c in cands if c.timed]
+    if not timed:
+        return merged
+    return attrs.evolve(merged, median_s=statistics.median(c.median_s for c in timed),
+                        min_s=min(c.min_s for c in timed),
+                        noisy_rounds=sum(c.noisy_rounds or 0 for c in timed))

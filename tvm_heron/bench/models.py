@@ -34,6 +34,7 @@ from . import plots
 from .figures import geomean, speedup
 from .machine import describe
 from .noise import NoiseGuard
+from .results import Speedup
 from .timing import python_timer, time_interleaved, tvm_timer
 
 logger = logging.getLogger(__name__)
@@ -138,11 +139,12 @@ def write_outputs(results: dict, out: str | Path) -> None:
     out = Path(out)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "REPORT.md").write_text(render_markdown(results))
-    cases = [{"case": f"{m['model']} b{m['batch']}", "dtype": "models", "speedup": m.get("speedup", {})}
-             for m in results["models"] if "speedup" in m]
-    if cases:
-        plots.plot_speedups({"cases": cases, "profile": "models", "settings": results["settings"]},
-                            "models", out / "speedup_models.png")
+    timed = [m for m in results["models"] if "speedup" in m]
+    if timed:
+        plots.draw_speedups([f"{m['model']} b{m['batch']}" for m in timed],
+                            [Speedup.from_json(m["speedup"]) for m in timed],
+                            f"models: heron-cga speedup, profile models "
+                            f"({results['settings']['trials']} trials)", out / "speedup_models.png")
 
 
 def render_markdown(results: dict) -> str:

@@ -20,7 +20,6 @@ description), and run only where this machine has every feature of it.
 
 from __future__ import annotations
 
-import attrs
 import numpy as np
 import tvm
 from tvm import te
@@ -29,35 +28,11 @@ from tvm.target import Target
 
 from .. import isa
 from ..target import host_target, instruction_set, missing_host_features
+from .results import PathPeak
 
 #: Calls per timed kernel: ``REPS x STEPS`` per accumulator row.
 STEPS = 256
 REPS = 64
-
-
-@attrs.frozen
-class PathPeak:
-    """The measured peak of one intrinsic path (GOP/s over all cores; None when not run)."""
-
-    isa: str
-    intrinsic: str
-    dtype: str
-    instruction: str
-    exact_for: str
-    rows: int
-    cores: int
-    target_cpu: str
-    gops: float | None
-    reason: str | None = None
-
-    def to_json(self) -> dict:
-        """A JSON-serialisable dict."""
-        return attrs.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> PathPeak:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
 
 
 def tile_shapes(accumulators: int) -> list[tuple[int, int]]:

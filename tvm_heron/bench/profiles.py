@@ -1,6 +1,6 @@
 """Benchmark profiles: which cases, at which trial budget and timing settings (no TVM).
 
-A workloads file (``benchmarks/workloads.json``) has the paper's case lists
+A workloads file (the package's ``data/workloads.json``, :func:`load_workloads`) has the paper's case lists
 under ``suites`` (``{"gemm.G1": {"op", "shape", ...}}``) and named profiles
 under ``profiles``::
 
@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 
 import attrs
 
-#: The workloads file next to the benchmark scripts.
-DEFAULT_WORKLOADS = Path(__file__).resolve().parents[2] / "benchmarks" / "workloads.json"
+#: The workloads file shipped with the package (package data, in ``tvm_heron/bench/data``).
+WORKLOADS_FILE = "workloads.json"
+#: The TensorCore case list shipped with the package (:func:`tensorcore_cases`).
+TENSORCORE_WORKLOADS_FILE = "tensorcore_workloads.json"
 #: Data types the suite knows (int8 = u8 x s8 -> s32).
 DTYPES = ("int8", "float32")
 
@@ -75,11 +78,34 @@ class Profile:
             raise ValueError(f"profile {self.name}: batch_seconds must be positive")
 
 
+def package_data(name: str) -> dict:
+    """A JSON file of the package's ``data`` folder, parsed (read as a resource: works installed)."""
+    return json.loads((resources.files(__package__) / "data" / name).read_text(encoding="utf-8"))
+
+
 def load_workloads(path: str | Path | None = None) -> dict:
-    """The parsed workloads file (``benchmarks/workloads.json`` by default)."""
-    path = Path(path) if path is not None else DEFAULT_WORKLOADS
+    """The parsed workloads file: ``path``, or by default the package's :data:`WORKLOADS_FILE`."""
+    if path is None:
+        return package_data(WORKLOADS_FILE)
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def tensorcore_cases(ops: Iterable[str] | None = None) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(case name, op, shape): the first TensorCore case of each operator (of ``ops``, default
+    all) in :data:`TENSORCORE_WORKLOADS_FILE`, and of transposed conv also the first strided
+    one (one reduction per output phase)."""
+    workloads = package_data(TENSORCORE_WORKLOADS_FILE)
+    keep = set(ops) if ops else None
+    seen, cases = set(), []
+    for name, case in workloads["suites"]["tensorcore"].items():
+        op, shape = case["op"], tuple(case["shape"])
+        strided = op == "t2d" and shape[workloads["fields"][op].index("stride")] > 1
+        if (op, strided) in seen or (keep is not None and op not in keep):
+            continue
+        seen.add((op, strided))
+        cases.append((name, op, shape))
+    return cases
 
 
 def profile_names(data: Mapping) -> list[str]:

@@ -27,6 +27,7 @@ from ..errors import HeronError
 from ..progress import CLOCK
 from ..tuning import MS_STRATEGIES, check_supported, tune
 from .records import record_stats
+from .results import Status, TuningRun
 from .timed_runner import RunTally, TimedRunner
 
 logger = logging.getLogger(__name__)
@@ -71,18 +72,14 @@ def tune_case(
     trials: int,
     trials_per_round: int,
     seed: int,
-) -> dict:
+) -> TuningRun:
     """Tune (or resume) ``workload`` with ``tuner`` in ``work_dir``; returns the tuner's figures.
 
     Returns
     -------
-    dict
-        ``status`` (``ok`` or ``n/a``), ``reason``, ``strategy``, ``space``,
-        ``space_note``, ``trials`` (records in the database), ``failed``,
-        ``failed_share``, ``tuning_s``, ``build_s``, ``run_s``, ``search_s``
-        (the rest: strategy, cost model, database), ``strategy_s`` (time in a
-        Heron strategy's own code; None for MetaSchedule's), ``resumed``
-        (nothing tuned in this run), ``work_dir``.
+    TuningRun
+        Status ``ok``, or ``n/a`` where the space does not support the case
+        (only the tuner's fields then) or nothing was measured.
     """
     work_dir = Path(work_dir)
     space, space_note = resolve_space(tuner, workload, target)
@@ -106,7 +103,7 @@ def tune_case(
             stages = _tune_timed(workload, tuner, space, target=target, work_dir=work_dir,
                                  trials=missing, trials_per_round=trials_per_round, seed=seed)
         except HeronError as err:
-            return {**base, "status": "n/a", "reason": str(err)}
+            return TuningRun(**base, status=Status.NA, reason=str(err))
     if summary is not None:  # a finished run, now extended
         stages = _add_stages(summary, stages)
     summary = {"trials_requested": trials, "space": space, **stages}
@@ -142,25 +139,25 @@ def _add_stages(previous: dict, current: dict) -> dict:
     return total
 
 
-def _figures(base: dict, summary: dict, work_dir: Path, *, resumed: bool) -> dict:
+def _figures(base: dict, summary: dict, work_dir: Path, *, resumed: bool) -> TuningRun:
     stats = record_stats(work_dir)
     tuning = summary.get("tuning_s") or 0.0
     build, run = summary.get("build_s") or 0.0, summary.get("run_s") or 0.0
-    return {
+    return TuningRun(
         **base,
-        "status": "ok" if stats.trials else "n/a",
-        "reason": None if stats.trials else "no candidate was measured",
-        "trials": stats.trials,
-        "failed": stats.failed,
-        "failed_share": stats.failed_share,
-        "best_runner_s": stats.best_s,
-        "tuning_s": tuning,
-        "build_s": build,
-        "run_s": run,
-        "search_s": max(tuning - build - run, 0.0),
-        "strategy_s": summary.get("strategy_s"),
-        "resumed": resumed,
-    }
+        status=Status.OK if stats.trials else Status.NA,
+        reason=None if stats.trials else "no candidate was measured",
+        trials=stats.trials,
+        failed=stats.failed,
+        failed_share=stats.failed_share,
+        best_runner_s=stats.best_s,
+        tuning_s=tuning,
+        build_s=build,
+        run_s=run,
+        search_s=max(tuning - build - run, 0.0),
+        strategy_s=summary.get("strategy_s"),
+        resumed=resumed,
+    )
 
 
 def _read_summary(work_dir: Path) -> dict | None:
