@@ -119,8 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seconds to wait for an RPC server before a batch, then stop (default 60)")
 
     model = sub.add_parser("tune-model", help="tune a whole network through Relax")
-    model.add_argument("--model", required=True, help="resnet50, bert-base, vgg16, inception-v3, ...")
-    model.add_argument("--batch", type=_positive, default=1)
+    source = model.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="a built-in network: resnet50, bert-base, vgg16, inception-v3, ...")
+    source.add_argument("--onnx", metavar="FILE",
+                        help="an ONNX model, float or QDQ int8 (reference: ONNX Runtime's outputs)")
+    source.add_argument("--torch", metavar="MODULE:FACTORY",
+                        help="a Python callable returning (nn.Module, example inputs)")
+    model.add_argument("--input", action="append", default=[], metavar="NAME=SHAPE",
+                       help="--onnx: static shape of an input, e.g. input=1,3,224,224 (needed for "
+                       "every dynamic dimension; repeat for several inputs)")
+    model.add_argument("--batch", type=_positive, default=1, help="--model: batch size")
     model.add_argument("--target", default=None, help="'host' (default), a JSON dict or a tag")
     model.add_argument("--space", default="heron", choices=("heron", "default"))
     model.add_argument("--strategy", default="heron-cga")
@@ -269,7 +277,6 @@ def _report(result, workload) -> None:
 
 
 def _tune_model(args) -> int:
-    from .models import load_model  # pylint: disable=import-outside-toplevel
     from .relax.tune import tune_model  # pylint: disable=import-outside-toplevel
     from .target import parse_target  # pylint: disable=import-outside-toplevel
 
@@ -279,7 +286,7 @@ def _tune_model(args) -> int:
     if args.json:
         writable_file(args.json)
     target = parse_target(args.target)
-    model = load_model(args.model, batch=args.batch, seed=args.seed or 0)
+    model = _load_model(args)
     if args.build_only:
         return _build_model_only(model, target, args.seed or 0)
     result = tune_model(
@@ -297,8 +304,11 @@ def _tune_model(args) -> int:
     _write_json(args.json, result)
     print(result.table())
     tensorized = sum(t.tensorized for t in result.tasks)
-    print(f"{model.name} batch {args.batch}: {len(result.tasks)} tasks, {tensorized} tensorized, "
+    shape = f"batch {args.batch}" if args.model else "inputs " + ", ".join(str(list(x.shape)) for x in model.inputs)
+    print(f"{model.name} {shape}: {len(result.tasks)} tasks, {tensorized} tensorized, "
           f"{len(result.fallbacks)} fell back; tuning {result.tuning_seconds:.1f} s")
+    for graph_fallback in result.graph_fallbacks:
+        print(f"  fallback (float, not integer) {graph_fallback.text()}")
     for task in result.fallbacks:
         print(f"  fallback {task.name}: {task.fallback}")
     if result.untuned_latency_s is not None:
@@ -306,6 +316,28 @@ def _tune_model(args) -> int:
     print("PASS" if result.correct else f"FAIL: max abs error {result.max_abs_error}")
     print(f"Model {model.name}, latency {result.latency_s * 1e3:.4f} ms.")
     return 0 if result.correct else EXIT_FAIL
+
+
+def _load_model(args):
+    """The model of ``--model``, ``--onnx`` (with ``--input``) or ``--torch``."""
+    if args.input and not args.onnx:
+        raise HeronError("--input gives the shapes of an --onnx model's inputs")
+    if args.batch != 1 and not args.model:
+        raise HeronError("--batch applies to --model; an --onnx model's shapes come from --input, "
+                         "a --torch model's from its example inputs")
+    if args.onnx:
+        from .models import import_onnx  # pylint: disable=import-outside-toplevel
+        from .models.onnx_import import parse_input_shape  # pylint: disable=import-outside-toplevel
+
+        shapes = dict(parse_input_shape(text) for text in args.input)
+        return import_onnx(args.onnx, shapes, seed=args.seed or 0)
+    if args.torch:
+        from .models import import_torch_factory  # pylint: disable=import-outside-toplevel
+
+        return import_torch_factory(args.torch, seed=args.seed or 0)
+    from .models import load_model  # pylint: disable=import-outside-toplevel
+
+    return load_model(args.model, batch=args.batch, seed=args.seed or 0)
 
 
 def _build_model_only(model, target, seed: int) -> int:

@@ -29,6 +29,13 @@ class Model:
         Whether the outputs must equal the reference exactly (integer models).
     torch_module : object
         The PyTorch module (float32 models), for baselines; None otherwise.
+    fallbacks : tuple of tvm_heron.relax.qdq.GraphFallback
+        Parts of an imported quantized model that stay float, with the reason
+        (empty for every other model).
+    quant_steps : tuple of (float or None)
+        Per output: the quantization step of an output dequantized from
+        integers (a QDQ model), which the output must match the reference to
+        within; None (or an empty tuple) compares to the float tolerance.
     """
 
     name: str
@@ -39,6 +46,8 @@ class Model:
     dtype: str
     exact: bool = False
     torch_module: object = None
+    fallbacks: tuple = ()
+    quant_steps: tuple = ()
 
     @property
     def num_params(self) -> int:

@@ -77,6 +77,7 @@ class ModelResult:
     latency_s: float | None
     correct: bool | None
     max_abs_error: float | None
+    graph_fallbacks: tuple = ()
 
     @property
     def fallbacks(self) -> list[TaskResult]:
@@ -85,7 +86,8 @@ class ModelResult:
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict (tasks included)."""
-        data = attrs.asdict(self)
+        data = attrs.asdict(self, filter=lambda a, _v: a.name != "graph_fallbacks")
+        data["graph_fallbacks"] = [f.to_json() for f in self.graph_fallbacks]
         data["tensorized_tasks"] = sum(t.tensorized for t in self.tasks)
         return data
 
@@ -159,7 +161,7 @@ def tune_model(
     result = dict(
         model=model.name, target=str(target), strategy=strategy, space=space, trials=trials,
         tuning_seconds=elapsed, tasks=tasks, untuned_latency_s=None, latency_s=None,
-        correct=None, max_abs_error=None,
+        correct=None, max_abs_error=None, graph_fallbacks=tuple(model.fallbacks),
     )
     if measure_untuned:
         untuned = pipeline.build(prepared, target)
@@ -174,18 +176,24 @@ def tune_model(
 def compare(outputs, model) -> dict:
     """``correct`` and ``max_abs_error`` of outputs against the model's reference.
 
-    Integer models must match exactly; float models within a relative
-    tolerance of 1e-3 of the reference's magnitude (elementwise rtol 1e-3).
+    Integer models must match exactly; an output dequantized from integers
+    (``model.quant_steps``) within one quantization step; float models within
+    a relative tolerance of 1e-3 of the reference's magnitude (elementwise
+    rtol 1e-3).
     """
     if len(outputs) != len(model.reference):
         return {"correct": False, "max_abs_error": None}
     correct, error = True, 0.0
-    for out, ref in zip(outputs, model.reference):
+    steps = tuple(model.quant_steps) or (None,) * len(outputs)
+    for out, ref, step in zip(outputs, model.reference, steps):
         if out.shape != ref.shape:
             return {"correct": False, "max_abs_error": None}
         diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
         error = max(error, float(diff.max()) if diff.size else 0.0)
-        if model.exact:
+        if step is not None and not model.exact:
+            # one step, and a float32 rounding of the dequantized value on top
+            correct &= bool(np.all(diff <= step * (1 + 1e-5) + 1e-6 * np.abs(ref)))
+        elif model.exact:
             correct &= bool(np.array_equal(out, ref))
         else:
             scale = max(1.0, float(np.abs(ref).max()))
