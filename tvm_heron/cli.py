@@ -219,25 +219,27 @@ def _workload_and_target(args):
     return workload, parse_target(args.target)
 
 
-def _tune(args) -> int:
+def _check_outputs(args) -> None:
+    """Exit 2 before any work if the work directory or the JSON summary cannot be written."""
     from .checks import writable_dir, writable_file  # pylint: disable=import-outside-toplevel
-    from .tuning import tune  # pylint: disable=import-outside-toplevel
 
     writable_dir(args.work_dir)
     if args.json:
         writable_file(args.json)
+
+
+def _search_options(args) -> dict:
+    """The arguments ``tune`` and ``tune_model`` share, from the command line."""
+    return {"work_dir": args.work_dir, "trials": args.trials, "strategy": args.strategy,
+            "space": args.space, "seed": args.seed, "trials_per_round": args.trials_per_round}
+
+
+def _tune(args) -> int:
+    from .tuning import tune  # pylint: disable=import-outside-toplevel
+
+    _check_outputs(args)
     workload, target = _workload_and_target(args)
-    result = tune(
-        workload,
-        target=target,
-        work_dir=args.work_dir,
-        trials=args.trials,
-        strategy=args.strategy,
-        space=args.space,
-        seed=args.seed,
-        trials_per_round=args.trials_per_round,
-        runner=_rpc_runner(args),
-    )
+    result = tune(workload, target=target, runner=_rpc_runner(args), **_search_options(args))
     _write_json(args.json, result)
     _report(result, workload)
     return 0 if result.correct else EXIT_FAIL
@@ -280,27 +282,13 @@ def _tune_model(args) -> int:
     from .relax.tune import tune_model  # pylint: disable=import-outside-toplevel
     from .target import parse_target  # pylint: disable=import-outside-toplevel
 
-    from .checks import writable_dir, writable_file  # pylint: disable=import-outside-toplevel
-
-    writable_dir(args.work_dir)
-    if args.json:
-        writable_file(args.json)
+    _check_outputs(args)
     target = parse_target(args.target)
     model = _load_model(args)
     if args.build_only:
         return _build_model_only(model, target, args.seed or 0)
-    result = tune_model(
-        model,
-        target=target,
-        work_dir=args.work_dir,
-        trials=args.trials,
-        strategy=args.strategy,
-        space=args.space,
-        seed=args.seed,
-        trials_per_round=args.trials_per_round,
-        max_trials_per_task=args.max_trials_per_task,
-        measure_untuned=not args.no_untuned,
-    )
+    result = tune_model(model, target=target, max_trials_per_task=args.max_trials_per_task,
+                        measure_untuned=not args.no_untuned, **_search_options(args))
     _write_json(args.json, result)
     print(result.table())
     tensorized = sum(t.tensorized for t in result.tasks)
