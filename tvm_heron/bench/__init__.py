@@ -35,10 +35,14 @@ Run the suite with ``python benchmarks/suite.py --profile smoke --out DIR`` (see
 ``tensorcore``           the fp16 TensorCore benchmark on a GPU
 ``convergence``          the search ablation: best latency vs trials per strategy
 ``models``               whole-model tuning and timing
+``onnx_models``          ONNX files end to end: tvm-heron vs ONNX Runtime vs OpenVINO
+``onnx_runtimes``        the ONNX Runtime and OpenVINO baselines (CPU, same threads)
+``onnx_report``          that benchmark's results.json, REPORT.md and chart
 ``db_cost``              the database's cost per trial
 =======================  ========================================================
 
-``figures``, ``machine``, ``noise``, ``peak``, ``plots``, ``profiles``,
-``records``, ``report``, ``results``, ``timing`` and ``vendor`` import no TVM
+``figures``, ``machine``, ``noise``, ``onnx_report``, ``onnx_runtimes``, ``peak``,
+``plots``, ``profiles``, ``records``, ``report``, ``results``, ``timing`` and
+``vendor`` import no TVM
 (plain Python, numpy, attrs).
 """

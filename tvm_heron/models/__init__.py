@@ -9,6 +9,9 @@ built directly in Relax with explicit quantisation scales.
 A user's own model comes in through :func:`import_onnx` (an ONNX file, float
 or QDQ-quantized int8; reference: ONNX Runtime) or :func:`import_torch_factory`
 (a PyTorch module with example inputs; reference: PyTorch).
+:mod:`~tvm_heron.models.onnx_export` makes such files from the package's own
+networks (ResNet-50, BERT-base, MobileNetV2 and small versions): float32
+exports and their QDQ int8 quantizations, cached by content.
 """
 
 from .model import Model

@@ -7,7 +7,9 @@ Each is the standard architecture of its paper, in inference form:
 * Inception-v3 (Szegedy et al. 2016, torchvision's block structure, no
   auxiliary head at inference),
 * the BERT-base encoder (Devlin et al. 2019): embeddings, 12 post-norm layers of
-  hidden 768, 12 heads, intermediate 3072 and GELU; sequence 128.
+  hidden 768, 12 heads, intermediate 3072 and GELU; sequence 128,
+* MobileNetV2 (Sandler et al. 2018; torchvision's layout and channel rounding):
+  inverted residuals whose 3x3 convolutions are depthwise.
 
 Small variants (``SmallCNN``, ``bert_tiny``) share the building blocks, so the
 tests exercise the same code at a size that tunes in seconds.
@@ -283,6 +285,71 @@ class BertEncoder(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+# -- MobileNetV2 -------------------------------------------------------------------------------
+def _divisible(value: float, divisor: int = 8) -> int:
+    """Round a channel count to a multiple of ``divisor``, never below 90% of it (torchvision's rule)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def conv_bn_relu6(ci: int, co: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """Convolution without bias, batch norm, ReLU6: MobileNetV2's unit (``groups=ci``: depthwise)."""
+    return nn.Sequential(
+        nn.Conv2d(ci, co, kernel, stride=stride, padding=(kernel - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(co),
+        nn.ReLU6(inplace=True),
+    )
+
+
+class InvertedResidual(nn.Module):
+    """1x1 expansion -> 3x3 depthwise (strided) -> 1x1 linear projection, residual when shapes agree."""
+
+    def __init__(self, ci: int, co: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = int(round(ci * expand))
+        self.residual = stride == 1 and ci == co
+        layers = [conv_bn_relu6(ci, hidden, 1)] if expand != 1 else []
+        layers += [
+            conv_bn_relu6(hidden, hidden, 3, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, co, 1, bias=False),
+            nn.BatchNorm2d(co),
+        ]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return x + y if self.residual else y
+
+
+class MobileNetV2(nn.Module):
+    """MobileNetV2 (inference: no dropout); ``width=1.0`` with the default settings is torchvision's.
+
+    ``settings`` rows are (expansion t, channels c, repeats n, first stride s)
+    of the paper's Table 2.
+    """
+
+    SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                (6, 160, 3, 2), (6, 320, 1, 1))
+
+    def __init__(self, width: float = 1.0, settings=SETTINGS, classes: int = 1000, stem: int = 32,
+                 last: int = 1280) -> None:
+        super().__init__()
+        ci = _divisible(stem * width)
+        self.last = _divisible(last * max(1.0, width))
+        layers = [conv_bn_relu6(3, ci, 3, stride=2)]
+        for t, c, n, s in settings:
+            co = _divisible(c * width)
+            for i in range(n):
+                layers.append(InvertedResidual(ci, co, s if i == 0 else 1, t))
+                ci = co
+        layers.append(conv_bn_relu6(ci, self.last, 1))
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(self.last, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))
 
 
 # -- small variants for tests -----------------------------------------------------------------

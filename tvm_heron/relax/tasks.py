@@ -3,7 +3,8 @@
 A model's fused kernels are not all alike. A task whose reduction maps onto
 one of the DL Boost intrinsics gets Heron's space (tensorized, constrained);
 any other task (a softmax, a layer norm, a convolution with 3 input channels,
-a matmul whose channels are not a multiple of 16) falls back to
+a depthwise or grouped convolution, a matmul whose channels are not a
+multiple of 16) falls back to
 MetaSchedule's default space for the target. Heron's strategies search any
 space whose trace the constraint analysis understands; a task where it does
 not (or where a space cannot be generated at all) falls back to
@@ -20,6 +21,8 @@ from tvm.ir import IRModule
 from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
 from tvm.target import Target
+from tvm.tirx.analysis import undefined_vars
+from tvm.tirx.expr import IterVar
 
 from ..errors import HeronError, UnsupportedTargetError
 from ..rules.dlboost import DLBoostRule
@@ -120,10 +123,38 @@ def untensorized_reason(mod: IRModule, target: Target) -> str:
         found = ", ".join("/".join(operands) for operands in sorted(inputs))
         return (f"its products are {found}; the {chosen.title} intrinsics take "
                 + ", ".join(f"{'/'.join(k)} ({v})" for k, v in takes.items()))
+    if any(is_grouped(b) for b in products):
+        return ("a depthwise or grouped convolution: each output channel reads only its own "
+                "group's input channels, so the output channel indexes the activation too and "
+                f"cannot be the lanes of the {chosen.title} intrinsics (one activation group "
+                "broadcast to a vector of output channels), and its reduction is the kernel window "
+                "(e.g. 3x3), not a run of input channels shared by all outputs, the only reduction "
+                "Heron's DL Boost rule tensorizes")
     shapes = ", ".join(f"{i.lanes}x{i.depth} {i.dtype}" for i in chosen.intrinsics)
     return (f"its multiply-accumulate does not tile into the {chosen.title} intrinsics ({shapes}): "
             "output channels or reduction not a multiple of the tile, or a weight that is "
             "neither plain nor packed")
+
+
+def is_grouped(block) -> bool:
+    """Whether a product block is a depthwise / grouped convolution (or any such product).
+
+    The dot-product intrinsics compute ``C[i] += A[k] * B[i, k]``: the lane axis
+    ``i`` indexes the output and the weight but not the activation. In a
+    depthwise or grouped convolution the output channel also indexes the
+    activation (``data[n, y + ry, x + rx, f + rc]``), so every output axis that
+    indexes one operand indexes the other too, and none can be the lanes.
+    """
+    spatial = [iv.var for iv in block.iter_vars if iv.iter_type == IterVar.DataPar]
+    written = {w.source.name for w in block.writes}
+    operands = [r for r in block.reads if r.source.name not in written]
+    if len(operands) != 2:
+        return False
+    used = []
+    for region in operands:
+        free = [v for axis in region.region for v in undefined_vars(axis.min, [])]
+        used.append({id(v) for v in spatial if any(v.same_as(f) for f in free)})
+    return bool(used[0] and used[1]) and (used[0] <= used[1] or used[1] <= used[0])
 
 
 def _input_dtypes(block) -> tuple[str, ...]:
