@@ -145,8 +145,8 @@ def test_tvm_fitness_model_option():
     measured: set[int] = set()
     rounds = 0
     while (batch := strategy.generate_measure_candidates()) is not None:
-        # the last question of the round scores the pool the batch is picked from
-        asked = {h: s for h, s in model.asked[-1].items() if h not in measured}
+        # the pool the batch is picked from: every program the round scored (all generations)
+        asked = {h: s for question in model.asked for h, s in question.items() if h not in measured}
         model.asked.clear()
         picked = [structural_hash(c.sch.mod) for c in batch]
         assert len(picked) == 8 and asked, "the cost model scored this round's pool"

@@ -17,6 +17,13 @@ selection
 knob_model
     :class:`KnobModel`, XGBoost on the knob vectors; its feature
     importance picks the key variables.
+features
+    :class:`FeatureMap`, the model's columns shared by a task's spaces
+    (logs, per-level products, footprints, target-limited products).
+targets
+    :func:`fitness_targets`: what the model learns (ratio, log, rank).
+ensemble
+    :class:`KnobEnsemble`, a bootstrap ensemble: predictions with a spread.
 annealing
     :func:`anneal`, batched simulated annealing.
 evolution
@@ -26,7 +33,9 @@ evolution
 
 from .annealing import anneal
 from .evolution import Individual, evolve, unique
-from .knob_model import KnobModel
+from .ensemble import KnobEnsemble
+from .features import FeatureMap
+from .knob_model import KnobModel, top_share
 from .operators import (
     ConstrainedCrossover,
     ConstrainedMutation,
@@ -36,12 +45,17 @@ from .operators import (
     RandomMutation,
     solver_seed,
 )
-from .selection import epsilon_greedy, roulette
+from .selection import SELECTIONS, epsilon_greedy, roulette, selection_weights
+from .targets import TARGETS, fitness_targets
 
 __all__ = [
+    "SELECTIONS",
+    "TARGETS",
     "ConstrainedCrossover",
+    "FeatureMap",
     "ConstrainedMutation",
     "Individual",
+    "KnobEnsemble",
     "KnobModel",
     "OnePointCrossover",
     "Operator",
@@ -50,7 +64,10 @@ __all__ = [
     "anneal",
     "epsilon_greedy",
     "evolve",
+    "fitness_targets",
     "roulette",
+    "selection_weights",
     "solver_seed",
+    "top_share",
     "unique",
 ]

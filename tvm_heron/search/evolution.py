@@ -57,6 +57,8 @@ def evolve(
     n_select: int,
     size: int,
     max_tries: int = 4,
+    selection: str = "proportional",
+    pool: dict | None = None,
 ) -> tuple[list[Individual], np.ndarray]:
     """Run ``generations`` generations; returns the final population and its fitness.
 
@@ -77,6 +79,14 @@ def evolve(
     max_tries : int
         Breeding attempts per missing child before the generation gives up
         (a small space may not have ``size`` distinct members).
+    selection : str
+        How the roulette wheel weighs fitness
+        (:data:`~tvm_heron.search.selection.SELECTIONS`).
+    pool : dict, optional
+        Filled with every individual scored in any generation, the initial
+        population included: key -> (individual, fitness). A good child that
+        the next generation's selection missed stays a candidate for
+        measurement.
     """
     if generations < 0 or n_select < 1 or size < 1:
         raise ValueError(
@@ -84,10 +94,11 @@ def evolve(
         )
     current = unique(population)
     scores = np.asarray(fitness(current), dtype=float) if current else np.zeros(0)
+    _collect(pool, current, scores)
     for _ in range(generations):
         if not current:
             break
-        parents = [current[i] for i in roulette(scores, min(n_select, size), rng)]
+        parents = [current[i] for i in roulette(scores, min(n_select, size), rng, selection=selection)]
         by_space: dict[int, list[Individual]] = {}
         for parent in parents:
             by_space.setdefault(parent.space, []).append(parent)
@@ -105,4 +116,11 @@ def evolve(
                 nxt.append(child)
         current = nxt
         scores = np.asarray(fitness(current), dtype=float)
+        _collect(pool, current, scores)
     return current, scores
+
+
+def _collect(pool: dict | None, individuals: Sequence[Individual], scores: np.ndarray) -> None:
+    if pool is not None:
+        for ind, score in zip(individuals, scores):
+            pool.setdefault(ind.key, (ind, float(score)))

@@ -9,10 +9,11 @@ matter most: its feature importance picks the GA's key variables (step 3).
 
 Features
 --------
-The caller builds the matrix: one row per point, ``model.as_tuple(point)``
-(tile factors as themselves, choices as their candidate index), so feature
-``i`` is the ``i``-th variable of the constraint model.  Trees split on
-thresholds, so no scaling or log transform is needed.
+The caller builds the matrix: one row per point, either the knob vector
+``model.as_tuple(point)`` (feature ``i`` is the ``i``-th variable) or the
+engineered columns of :class:`~tvm_heron.search.features.FeatureMap`
+(logs, products, footprints; NaN where a column does not apply to a point,
+which XGBoost treats as missing).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 import numpy as np
 import xgboost as xgb
 
-__all__ = ["KnobModel"]
+__all__ = ["KnobModel", "top_share"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,27 @@ def _check_matrix(x: np.ndarray) -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(f"x must be a 2-D matrix (n, d), got shape {array.shape}")
     return array
+
+
+def top_share(importance: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
+    """The ``max(1, ceil(ratio * d))`` most important of ``d`` entries, most important first.
+
+    Ties are broken at random (one ``rng.permutation`` call).
+
+    Raises
+    ------
+    ValueError
+        If ``ratio`` is outside ``(0, 1]``.
+    """
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    imp = np.asarray(importance, dtype=float)
+    d = imp.size
+    # round() first: 0.3 * 10 is 3.0000000000000004 in floating point.
+    k = min(d, max(1, math.ceil(round(ratio * d, 9))))
+    shuffled = np.asarray(rng.permutation(d))
+    order = shuffled[np.argsort(-imp[shuffled], kind="stable")]
+    return order[:k].astype(np.int64)
 
 
 class KnobModel:
@@ -49,6 +71,10 @@ class KnobModel:
     nthread : int, optional
         XGBoost threads, default 1 (the model is small, and a single
         thread keeps the result independent of scheduling).
+    floor : float or None, optional
+        Predictions are clipped below at this value (default 0: the
+        normalised throughput a roulette wheel reads); None keeps them as
+        they come (a log or rank target).
 
     Raises
     ------
@@ -65,7 +91,8 @@ class KnobModel:
     """
 
     def __init__(
-        self, *, seed: int = 0, n_estimators: int = 60, max_depth: int = 6, nthread: int = 1
+        self, *, seed: int = 0, n_estimators: int = 60, max_depth: int = 6, nthread: int = 1,
+        floor: float | None = 0.0,
     ) -> None:
         sizes = (("n_estimators", n_estimators), ("max_depth", max_depth), ("nthread", nthread))
         for name, value in sizes:
@@ -83,6 +110,7 @@ class KnobModel:
         }
         self._booster: xgb.Booster | None = None
         self._n_features: int | None = None
+        self._floor = floor
 
     @property
     def is_fitted(self) -> bool:
@@ -109,10 +137,10 @@ class KnobModel:
         Parameters
         ----------
         x : numpy.ndarray, shape (n, d)
-            Knob vectors, one row ``model.as_tuple(point)`` per point.
+            Feature rows (NaN: missing).
         y : numpy.ndarray, shape (n,)
-            Normalised throughput in ``[0, 1]`` (best measured = 1); 0 for
-            programs that failed to build or run.
+            The target, e.g. normalised throughput in ``[0, 1]`` (best
+            measured = 1, 0 for programs that failed to build or run).
 
         Returns
         -------
@@ -123,14 +151,15 @@ class KnobModel:
         Raises
         ------
         ValueError
-            If the shapes do not match or a value is not finite.
+            If the shapes do not match, ``x`` has an infinite value or ``y``
+            a value that is not finite.
         """
         x = _check_matrix(x)
         y = np.asarray(y, dtype=float)
         if y.shape != (x.shape[0],):
             raise ValueError(f"y must have shape ({x.shape[0]},), got {y.shape}")
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-            raise ValueError("x and y must be finite")
+        if np.any(np.isinf(x)) or not np.all(np.isfinite(y)):
+            raise ValueError("x must have no infinite value (NaN is missing) and y must be finite")
         self._n_features = x.shape[1]
         if np.unique(y).size < 2:
             logger.debug("knob model: %d samples with one distinct y, not fitted", y.size)
@@ -152,7 +181,8 @@ class KnobModel:
         Returns
         -------
         numpy.ndarray of float, shape (n,)
-            Predictions clipped at 0; all zeros when the model is not fitted.
+            Predictions clipped below at ``floor`` (0 by default); all
+            zeros when the model is not fitted.
 
         Raises
         ------
@@ -166,8 +196,8 @@ class KnobModel:
             raise ValueError(
                 f"x has {x.shape[1]} features, the model was fitted on {self._n_features}"
             )
-        data = self._matrix(x)
-        return np.maximum(self._booster.predict(data), 0.0).astype(float)
+        predicted = self._booster.predict(self._matrix(x)).astype(float)
+        return predicted if self._floor is None else np.maximum(predicted, self._floor)
 
     def importance(self, *, n_features: int | None = None) -> np.ndarray:
         """Share of the trees' total gain that each feature contributes.
@@ -227,13 +257,7 @@ class KnobModel:
         """
         if not 0.0 < ratio <= 1.0:
             raise ValueError(f"ratio must be in (0, 1], got {ratio}")
-        imp = self.importance(n_features=n_features)
-        d = imp.size
-        # round() first: 0.3 * 10 is 3.0000000000000004 in floating point.
-        k = min(d, max(1, math.ceil(round(ratio * d, 9))))
-        shuffled = np.asarray(rng.permutation(d))
-        order = shuffled[np.argsort(-imp[shuffled], kind="stable")]
-        return order[:k].astype(np.int64)
+        return top_share(self.importance(n_features=n_features), ratio, rng)
 
     def _width(self, n_features: int | None) -> int:
         if self._n_features is None:

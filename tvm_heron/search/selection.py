@@ -14,7 +14,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["epsilon_greedy", "roulette"]
+__all__ = ["SELECTIONS", "epsilon_greedy", "roulette", "selection_weights"]
+
+#: How a roulette wheel weighs fitness: as it is (Heron's, fitness must be
+#: >= 0), shifted so that the least fit weighs 0, or by rank (1 for the least fit).
+SELECTIONS = ("proportional", "min-shifted", "rank")
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +30,53 @@ def _as_vector(values: Sequence[float], name: str) -> np.ndarray:
     return array
 
 
-def roulette(fitness: Sequence[float], k: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``k`` indices with probability proportional to fitness.
+def selection_weights(fitness: Sequence[float], selection: str = "proportional") -> np.ndarray:
+    """The roulette weights of ``fitness`` under ``selection`` (one of :data:`SELECTIONS`).
+
+    ``proportional`` is the fitness itself (it must be >= 0).
+    ``min-shifted`` is ``fitness - min(fitness)``: a model whose predictions
+    all lie in [0.3, 0.5] gives a proportional wheel that is nearly uniform;
+    shifted, the best individual is drawn far more often than the worst,
+    which is never drawn, and any offset (a log target's negative values)
+    cancels. ``rank`` is the fitness's rank from 1 (ties share their mean
+    rank): only the order counts.
+    """
+    weights = _as_vector(fitness, "fitness")
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("fitness has a non-finite value")
+    if selection == "proportional":
+        if np.any(weights < 0):
+            raise ValueError(f"fitness must be >= 0, got minimum {weights.min()}")
+        return weights
+    if selection == "min-shifted":
+        return weights - weights.min() if weights.size else weights
+    order = np.argsort(weights, kind="stable")
+    ranks = np.empty(weights.size)
+    ranks[order] = np.arange(1, weights.size + 1)
+    for value in np.unique(weights):
+        tied = weights == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def roulette(
+    fitness: Sequence[float], k: int, rng: np.random.Generator, *, selection: str = "proportional"
+) -> np.ndarray:
+    """Draw ``k`` indices with probability proportional to the selection weights of fitness.
 
     Parameters
     ----------
     fitness : sequence of float
-        Non-negative fitness per individual (e.g. predicted normalised
-        throughput).
+        Fitness per individual (e.g. predicted normalised throughput);
+        non-negative for ``proportional`` selection.
     k : int
         Number of draws, with replacement.
     rng : numpy.random.Generator
         Source of the draws (one ``rng.choice`` call).
+    selection : str, optional
+        How fitness becomes weights (:func:`selection_weights`).
 
     Returns
     -------
@@ -52,13 +91,9 @@ def roulette(fitness: Sequence[float], k: int, rng: np.random.Generator) -> np.n
         If ``fitness`` is empty (and ``k > 0``), not one-dimensional, or
         has a negative or non-finite value, or if ``k`` is negative.
     """
-    weights = _as_vector(fitness, "fitness")
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
-    if not np.all(np.isfinite(weights)):
-        raise ValueError("fitness has a non-finite value")
-    if np.any(weights < 0):
-        raise ValueError(f"fitness must be >= 0, got minimum {weights.min()}")
+    weights = selection_weights(fitness, selection)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     if weights.size == 0:

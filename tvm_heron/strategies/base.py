@@ -94,11 +94,17 @@ class KnownRecord:
 
 @attrs.frozen
 class Proposal:
-    """A point of design space ``space`` proposed for measurement."""
+    """A point of design space ``space`` proposed for measurement.
+
+    ``score`` is the fitness the strategy predicted for it when it proposed it
+    (None without a model): benchmarks read it to rate the model's ranking of
+    the batch it picked, before the model learns the measurements.
+    """
 
     space: int
     point: dict = attrs.field(eq=False)
     key: tuple = ()
+    score: float | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -276,9 +282,9 @@ class HeronStrategy(PySearchStrategy):
         """Hook when measurements come back: seconds per candidate, None if it failed."""
 
     # -- helpers -------------------------------------------------------------------------
-    def proposal(self, space: int, point: dict) -> Proposal:
-        """A :class:`Proposal` with its dedup key."""
-        return Proposal(space, point, (space, self.spaces[space].model.as_tuple(point)))
+    def proposal(self, space: int, point: dict, score: float | None = None) -> Proposal:
+        """A :class:`Proposal` with its dedup key (and the predicted ``score``, if any)."""
+        return Proposal(space, point, (space, self.spaces[space].model.as_tuple(point)), score)
 
     def random_proposals(self, n: int, skip: set) -> Iterable[Proposal]:
         """Constrained random proposals whose keys are not in ``skip`` (updated as they are yielded).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..search import ConstrainedCrossover, Individual
+from ..search import ConstrainedCrossover, Individual, top_share
 from .base import heron_strategy
 from .genetic import GeneticStrategy
 from .options import CgaOptions
@@ -15,21 +15,29 @@ class ConstrainedGA(GeneticStrategy):
     """Constrained genetic algorithm (``strategy="heron-cga"``).
 
     Each round (HERON.md section 3): the population is constrained random
-    samples + the ``top_k`` best measured programs + the last round's
-    survivors; ``generations`` generations of roulette selection on the
-    fitness model's prediction and constrained crossover, in which the key
+    samples + the ``top_k`` best measured programs (at most ``elite_share``
+    of those measured) + the last round's survivors; ``generations``
+    generations of roulette selection on the fitness model's prediction
+    (min-shifted by default) and constrained crossover, in which the key
     variables (the ``key_ratio`` most important for the fitness model) take
     one of the two parents' values but one that mutates freely, solved by
-    CP-SAT so that every child is valid; then epsilon-greedy picks what to
-    measure, and the model is retrained on the results.
+    CP-SAT so that every child is valid; then epsilon-greedy picks the
+    batch from every individual the generations scored (``pool``), its
+    random share included, and the model is retrained on the results.
+
+    Issue 16's changes are options; :data:`~tvm_heron.bench.replay_report.HERON_CGA`
+    gives the paper's algorithm back, and the replay benchmark's
+    ``--ablation`` compares every change with the defaults.
 
     Parameters
     ----------
     **options
         The fields of :class:`~tvm_heron.strategies.options.CgaOptions`:
-        ``key_ratio``, ``n_mutate``, the genetic ``n_select``, ``generations``,
-        and the model-guided ``seed``, ``population_size``, ``top_k``,
-        ``epsilon``, ``fitness``.
+        ``key_ratio``, ``n_mutate``, ``key_share``, ``random_hints``, the
+        genetic ``n_select``, ``generations``, ``selection``, ``pool``, and
+        the model-guided ``seed``, ``population_size``, ``top_k``,
+        ``epsilon``, ``fitness``, ``shared_model``, ``features``, ``target``,
+        ``elite_share``.
     """
 
     Options = CgaOptions
@@ -40,15 +48,28 @@ class ConstrainedGA(GeneticStrategy):
 
     def _retrain(self) -> None:
         super()._retrain()
-        # Key variables follow the model's feature importance, refreshed each round.
+        # Key variables follow the model's feature importance, refreshed each round;
+        # an engineered column's importance is shared by the variables it is made of.
         self._operators = []
-        for space, model in zip(self.spaces, self.models):
-            keys = space.model.keys
-            chosen = model.key_indices(self.options.key_ratio, self.rng, n_features=len(keys)) if keys else []
-            key_vars = [keys[int(i)] for i in chosen]
-            self._operators.append(
-                ConstrainedCrossover(space.solver, key_vars, n_mutate=min(self.options.n_mutate, len(key_vars)))
-            )
+        for index, space in enumerate(self.spaces):
+            self._operators.append(ConstrainedCrossover(
+                space.solver, self.key_variables(index), n_mutate=self.options.n_mutate,
+                key_share=self.options.key_share, random_hints=self.options.random_hints,
+            ))
+
+    def key_variables(self, space: int) -> list:
+        """The ``key_ratio`` most important variables of ``space`` (ties at random)."""
+        keys = self.spaces[space].model.keys
+        if not keys:
+            return []
+        model = self.models[self._model_of[space]] if self.models else None
+        if model is None or not model.is_fitted:
+            importance = np.full(len(keys), 1.0 / len(keys))  # no model yet: a random subset
+        else:
+            feature_map = self.feature_maps[self._model_of[space]]
+            columns = model.importance(n_features=feature_map.width)
+            importance = feature_map.variable_importance(space if self.options.shared_model else 0, columns)
+        return [keys[int(i)] for i in top_share(importance, self.options.key_ratio, self.rng)]
 
     def _breed(self, first: Individual, second: Individual, rng: np.random.Generator):
         child = self._operators[first.space]([first.point, second.point], rng)

@@ -20,7 +20,8 @@ class GeneticStrategy(ModelGuidedStrategy):
     ----------
     **options
         The fields of :class:`~tvm_heron.strategies.options.GeneticOptions`
-        (``n_select``, ``generations`` and those of the model-guided strategies).
+        (``n_select``, ``generations``, ``selection``, ``pool`` and those of
+        the model-guided strategies).
     """
 
     Options = GeneticOptions
@@ -33,6 +34,7 @@ class GeneticStrategy(ModelGuidedStrategy):
         # Population: last round's survivors + the best measured + random samples.
         seeds = self.survivors + self.elite()
         population = seeds + self.random_individuals(self.options.population_size - len(seeds))
+        scored: dict | None = {} if self.options.pool == "all" else None
         final, scores = evolve(
             population,
             fitness=self.fitness,
@@ -41,7 +43,13 @@ class GeneticStrategy(ModelGuidedStrategy):
             generations=self.options.generations,
             n_select=self.options.n_select,
             size=self.options.population_size,
+            selection=self.options.selection,
+            pool=scored,
         )
         order = np.argsort(-scores, kind="stable")
         self.survivors = [final[i] for i in order[: self.options.n_select] if final[i].key not in self.measured]
-        return final, scores
+        if scored is None:
+            return final, scores
+        # Every individual of every generation: a good child that selection missed stays a candidate.
+        pool = [ind for ind, _ in scored.values()]
+        return pool, np.asarray([score for _, score in scored.values()], dtype=float)

@@ -7,10 +7,13 @@ scored pool of individuals with epsilon-greedy, never a program measured before.
 Fitness models (``fitness=``):
 
 ``"knob"`` (default)
-    Heron's: one XGBoost model per design space learning the normalised
-    throughput directly from the decision vector (:class:`KnobModel`). A
-    prediction costs no lowering, so generations of hundreds of individuals
-    stay cheap.
+    Heron's: XGBoost learning from the decisions (:class:`KnobModel`), with
+    no lowering, so generations of hundreds of individuals stay cheap. By
+    default one model serves all the task's design spaces
+    (``shared_model``), on engineered columns (``features``, see
+    :class:`~tvm_heron.search.FeatureMap`) and a log target (``target``);
+    ``shared_model=False, features="raw", target="ratio"`` is Heron's: one
+    model per space on the raw knob vector and the normalised throughput.
 ``"tvm"``
     MetaSchedule's cost model of the tuning run (``XGBModel`` on per-store
     features by default, updated by MetaSchedule's own measure callback). Each
@@ -19,6 +22,7 @@ Fitness models (``fitness=``):
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 
@@ -28,12 +32,31 @@ from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate
 
 from ..errors import HeronError
-from ..search import Individual, KnobModel, epsilon_greedy
+from ..search import FeatureMap, Individual, KnobEnsemble, KnobModel, epsilon_greedy, fitness_targets
 from ..space import postprocess, replay
 from .base import HeronStrategy
 from .options import GuidedOptions
 
 logger = logging.getLogger(__name__)
+
+
+def _as_text(value):
+    # A trace's JSON writes an integer as 4 or as "4" depending on where it comes from.
+    return [_as_text(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+
+
+def _sketch(insts) -> tuple:
+    """Kinds and inputs of a trace's instructions before its postprocessing (JSON form).
+
+    Attributes are left out: the same attribute prints differently in a
+    trace and in a stored record (``1`` and ``T.bool(True)``).
+    """
+    out = []
+    for inst in insts or ():
+        if inst[0] == "EnterPostproc":
+            break
+        out.append(json.dumps(_as_text(inst[:2])))
+    return tuple(out)
 
 
 class ModelGuidedStrategy(HeronStrategy):
@@ -52,6 +75,8 @@ class ModelGuidedStrategy(HeronStrategy):
         super().__init__(**options)
         self.measured: dict[tuple, float | None] = {}  # individual key -> latency (None: failed)
         self.models: list[KnobModel] = []
+        self.feature_maps: list[FeatureMap] = []
+        self._model_of: list[int] = []  # space -> index of its model and feature map
         self.survivors: list[Individual] = []
         self._sch_cache: dict[tuple, Schedule | None] = {}
 
@@ -61,7 +86,21 @@ class ModelGuidedStrategy(HeronStrategy):
         self.survivors = []
         self._sch_cache = {}
         seed = int(self.rng.integers(2**31 - 1))
-        self.models = [KnobModel(seed=seed + i) for i in range(len(self.spaces))]
+        models = [space.model for space in self.spaces]
+        engineered = self.options.features == "engineered"
+        if self.options.shared_model:
+            self.feature_maps = [FeatureMap(models, engineered=engineered)]
+            self._model_of = [0] * len(models)
+        else:
+            self.feature_maps = [FeatureMap([m], engineered=engineered) for m in models]
+            self._model_of = list(range(len(models)))
+        floor = 0.0 if self.options.target == "ratio" else None
+        size = self.options.ensemble
+        self.models = [
+            KnobModel(seed=seed + i, floor=floor) if size == 1
+            else KnobEnsemble(size, seed=seed + 1000 * i, floor=floor)
+            for i in range(len(self.feature_maps))
+        ]
         self._warm_start()
         self._retrain()
 
@@ -72,9 +111,21 @@ class ModelGuidedStrategy(HeronStrategy):
         self._retrain()
 
     def _warm_start(self) -> None:
-        """Learn from, and never re-measure, the database's records of this workload."""
+        """Learn from, and never re-measure, the database's records of this workload.
+
+        A record belongs to the space whose instructions it repeats: spaces
+        that differ only in where a block is computed have their sampling
+        instructions at the same places, and reading the decisions alone
+        would give a record of one to the other. A record whose instructions
+        match no space (a trace that MetaSchedule simplified) goes to the
+        first space its decisions fit.
+        """
+        sketches = [_sketch(space.trace.as_json()[0]) for space in self.spaces]
         for record in self.records:
-            for index, space in enumerate(self.spaces):
+            mine = _sketch(record.trace[0]) if record.trace else None
+            order = sorted(range(len(self.spaces)), key=lambda i: sketches[i] != mine)
+            for index in order:
+                space = self.spaces[index]
                 point = space.point_of_json(record.trace)
                 if point is None or not space.model.is_feasible(point):
                     continue
@@ -84,36 +135,52 @@ class ModelGuidedStrategy(HeronStrategy):
             logger.info("warm start: %d records of this workload in the database", len(self.measured))
 
     # -- fitness -----------------------------------------------------------------------------
+    def features(self, space: int, rows) -> np.ndarray:
+        """Feature rows of points of ``space`` (given as ``model.as_tuple`` rows) for its model."""
+        local = space if self.options.shared_model else 0
+        return self.feature_maps[self._model_of[space]].rows(local, rows)
+
     def _retrain(self) -> None:
         if self.options.fitness != "knob":
             return
-        good = [v for v in self.measured.values() if v is not None]
-        best = min(good) if good else None
-        for index, (space, model) in enumerate(zip(self.spaces, self.models)):
-            rows, ys = [], []
-            for key, latency in self.measured.items():
-                if key[0] == index:
-                    rows.append(key[1])
-                    ys.append(best / latency if latency is not None else 0.0)
-            if len(rows) >= 2:
-                model.fit(np.asarray(rows, dtype=float), np.asarray(ys, dtype=float))
+        keys = list(self.measured)
+        targets = fitness_targets([self.measured[k] for k in keys], self.options.target)
+        for index, model in enumerate(self.models):
+            mine = [i for i, key in enumerate(keys) if self._model_of[key[0]] == index]
+            if len(mine) < 2:
+                continue
+            by_space: dict[int, list[int]] = {}
+            for i in mine:
+                by_space.setdefault(keys[i][0], []).append(i)
+            x = np.vstack([self.features(space, [keys[i][1] for i in idx]) for space, idx in by_space.items()])
+            y = np.concatenate([targets[idx] for idx in by_space.values()])
+            model.fit(x, y)
 
     def fitness(self, individuals) -> np.ndarray:
-        """Predicted fitness (>= 0, higher is better) of individuals of any space."""
-        scores = np.zeros(len(individuals))
+        """Predicted fitness (higher is better) of individuals of any space.
+
+        On the ``"ratio"`` target it is >= 0; an unfitted model scores every
+        individual as the best (1, or 0 on the log target).
+        """
         if self.options.fitness == "tvm":
             return self._tvm_fitness(individuals)
+        scores = np.zeros(len(individuals))
+        best = 0.0 if self.options.target == "log" else 1.0
         by_space: dict[int, list[int]] = {}
         for i, ind in enumerate(individuals):
             by_space.setdefault(ind.space, []).append(i)
         for space, idx in by_space.items():
-            model = self.models[space]
+            model = self.models[self._model_of[space]]
             if model.is_fitted:
-                rows = np.asarray([individuals[i].key[1] for i in idx], dtype=float)
-                scores[idx] = model.predict(rows)
+                rows = self.features(space, [individuals[i].key[1] for i in idx])
+                if isinstance(model, KnobEnsemble) and self.options.ucb > 0:
+                    mean, std = model.predict_with_std(rows)
+                    scores[idx] = mean + self.options.ucb * std  # optimistic: unsure and maybe good
+                else:
+                    scores[idx] = model.predict(rows)
             else:
-                scores[idx] = 1.0
-        return np.clip(scores, 0.0, None)
+                scores[idx] = best
+        return scores
 
     def _tvm_fitness(self, individuals) -> np.ndarray:
         scores = np.zeros(len(individuals))
@@ -144,10 +211,15 @@ class ModelGuidedStrategy(HeronStrategy):
         return Individual(space, point, self.proposal(space, point).key)
 
     def elite(self) -> list[Individual]:
-        """The ``top_k`` best measured programs."""
+        """The ``top_k`` best measured programs, at most ``elite_share`` of those measured.
+
+        Without the share, early rounds (fewer measured than ``top_k``) would
+        inject every measured program, the poor ones included.
+        """
         good = sorted((lat, key) for key, lat in self.measured.items() if lat is not None)
+        count = min(self.options.top_k, int(self.options.elite_share * len(self.measured)))
         out = []
-        for _, key in good[: self.options.top_k]:
+        for _, key in good[:count]:
             space = self.spaces[key[0]]
             out.append(self.individual(key[0], space.model.from_tuple(key[1])))
         return out
@@ -169,14 +241,21 @@ class ModelGuidedStrategy(HeronStrategy):
     def _propose(self, n: int):
         pool, scores = self._search(n)
         fresh = [i for i, ind in enumerate(pool) if ind.key not in self.measured]
-        order = epsilon_greedy(
-            [float(scores[i]) for i in fresh], min(len(fresh), 2 * n), epsilon=self.options.epsilon, rng=self.rng
-        )
+        # Shuffled: equal scores (an unfitted model scores all alike) are then
+        # broken at random, not in favour of the first space's samples.
+        fresh = [fresh[i] for i in self.rng.permutation(len(fresh))]
+        fresh_scores = [float(scores[i]) for i in fresh]
+        # The batch itself is epsilon-greedy: n picks, the random share among
+        # them (asking for more and keeping the first n would drop it).
+        picked = epsilon_greedy(fresh_scores, min(len(fresh), n), epsilon=self.options.epsilon, rng=self.rng)
+        # Replacements for picks the base class rejects: the next best.
+        taken = set(picked)
+        backup = [j for j in np.argsort(-np.asarray(fresh_scores), kind="stable") if int(j) not in taken]
         proposed = set(self.measured)
-        for j in order:
+        for j in [*picked, *(int(j) for j in backup)]:
             ind = pool[fresh[j]]
             proposed.add(ind.key)
-            yield self.proposal(ind.space, ind.point)
+            yield self.proposal(ind.space, ind.point, score=fresh_scores[j])
         # Too few new programs in the pool (a small space, or many duplicates): fill at random.
         yield from self.random_proposals(2 * n, proposed)
 

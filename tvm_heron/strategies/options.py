@@ -13,8 +13,15 @@ import numbers
 
 import attrs
 
+from ..search.selection import SELECTIONS
+from ..search.targets import TARGETS
+
 #: Fitness models of the model-guided strategies (see :mod:`tvm_heron.strategies.guided`).
 FITNESS_MODELS = ("knob", "tvm")
+#: Feature sets of the knob model (see :class:`tvm_heron.search.FeatureMap`).
+FEATURES = ("engineered", "raw")
+#: Which individuals of a round's generations the measured programs are picked from.
+POOLS = ("all", "last")
 
 
 def _integer_at_least(minimum: int):
@@ -43,9 +50,25 @@ def _seed(_instance, attribute, value) -> None:
         raise ValueError(f"{attribute.name} must be a non-negative integer or None, got {value!r}")
 
 
-def _fitness(_instance, attribute, value) -> None:
-    if value not in FITNESS_MODELS:
-        raise ValueError(f"{attribute.name} must be one of {FITNESS_MODELS}, got {value!r}")
+def _one_of(allowed: tuple):
+    def check(_instance, attribute, value) -> None:
+        if value not in allowed:
+            raise ValueError(f"{attribute.name} must be one of {allowed}, got {value!r}")
+
+    return check
+
+
+def _non_negative(_instance, attribute, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{attribute.name} must be a number >= 0, got {value!r}")
+
+
+def _flag(_instance, attribute, value) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{attribute.name} must be True or False, got {value!r}")
+
+
+_fitness = _one_of(FITNESS_MODELS)
 
 
 @attrs.frozen(kw_only=True)
@@ -91,17 +114,44 @@ class GuidedOptions(StrategyOptions):
     top_k : int
         Best measured programs injected into each round's population (Heron: 32).
     epsilon : float
-        Share of each round's measurements picked at random rather than by
-        predicted fitness, in [0, 1].
+        Share of each round's measurements picked at random (from the
+        round's scored pool) rather than by predicted fitness, in [0, 1].
     fitness : str
         ``"knob"`` (Heron's XGBoost on the decisions) or ``"tvm"`` (the tuning
         run's MetaSchedule cost model).
+    shared_model : bool
+        One knob model for all the task's design spaces (the space is a
+        feature, columns of the same loops are shared), rather than one per
+        space (Heron's).
+    features : str
+        ``"engineered"`` (logs, per-level products, footprints and the
+        products the target limits: :class:`~tvm_heron.search.FeatureMap`)
+        or ``"raw"`` (the decision values, Heron's knob vector).
+    target : str
+        What the knob model learns (:func:`~tvm_heron.search.fitness_targets`):
+        ``"ratio"`` (Heron's normalised throughput), ``"log"`` or ``"rank"``.
+    elite_share : float
+        The elite injected into a round's population is the ``top_k`` best
+        measured programs, but at most this share of the programs measured
+        so far, in [0, 1].
+    ensemble : int
+        1: one knob model; more: a bootstrap ensemble of that many
+        (:class:`~tvm_heron.search.KnobEnsemble`).
+    ucb : float
+        With an ensemble, fitness is ``mean + ucb * std`` of its predictions
+        (>= 0; 0 scores by the mean).
     """
 
     population_size: int = attrs.field(default=200, validator=_integer_at_least(2))
     top_k: int = attrs.field(default=32, validator=_integer_at_least(0))
     epsilon: float = attrs.field(default=0.05, validator=_fraction())
     fitness: str = attrs.field(default="knob", validator=_fitness)
+    shared_model: bool = attrs.field(default=True, validator=_flag)
+    features: str = attrs.field(default="engineered", validator=_one_of(FEATURES))
+    target: str = attrs.field(default="log", validator=_one_of(TARGETS))
+    elite_share: float = attrs.field(default=0.5, validator=_fraction())
+    ensemble: int = attrs.field(default=1, validator=_integer_at_least(1))
+    ucb: float = attrs.field(default=0.0, validator=_non_negative)
 
 
 @attrs.frozen(kw_only=True)
@@ -114,15 +164,28 @@ class GeneticOptions(GuidedOptions):
         Parents selected per generation (Heron: 100); at most ``population_size``.
     generations : int
         Generations per round (Heron: 5).
+    selection : str
+        Roulette weights (:func:`~tvm_heron.search.selection_weights`):
+        ``"proportional"`` (Heron's; needs the ``"ratio"`` target),
+        ``"min-shifted"`` or ``"rank"``.
+    pool : str
+        Pick the round's measurements from every individual scored in its
+        generations (``"all"``) or from the last generation (``"last"``).
     """
 
     n_select: int = attrs.field(default=100, validator=_integer_at_least(1))
     generations: int = attrs.field(default=5, validator=_integer_at_least(0))
+    selection: str = attrs.field(default="min-shifted", validator=_one_of(SELECTIONS))
+    pool: str = attrs.field(default="all", validator=_one_of(POOLS))
 
     def __attrs_post_init__(self) -> None:
         if self.n_select > self.population_size:
             raise ValueError(
                 f"n_select ({self.n_select}) must not exceed population_size ({self.population_size})"
+            )
+        if self.selection == "proportional" and self.target != "ratio":
+            raise ValueError(
+                f"selection 'proportional' needs target 'ratio' (non-negative fitness), got {self.target!r}"
             )
 
 
@@ -136,10 +199,19 @@ class CgaOptions(GeneticOptions):
         Share of variables treated as key variables, in (0, 1] (Heron: 0.2).
     n_mutate : int
         Key variables freed (mutated) in each crossover.
+    key_share : float
+        Probability that each other key variable is held to its parents'
+        values in a crossover, in (0, 1]: below 1, each child holds a random
+        subset of the key variables.
+    random_hints : float
+        Share of children whose unrestricted variables are hinted at random
+        values rather than at their parents', in [0, 1] (Heron's exploration).
     """
 
     key_ratio: float = attrs.field(default=0.2, validator=_fraction(low_open=True))
     n_mutate: int = attrs.field(default=1, validator=_integer_at_least(0))
+    key_share: float = attrs.field(default=1.0, validator=_fraction(low_open=True))
+    random_hints: float = attrs.field(default=0.0, validator=_fraction())
 
 
 @attrs.frozen(kw_only=True)

@@ -32,10 +32,15 @@ class ConstrainedCrossover(Operator):
 
     1. ``n_mutate`` key variables, drawn without replacement, mutate: they
        are left unrestricted and hinted at a uniformly random domain value;
-    2. every other key variable ``k`` is restricted to ``{p1[k], p2[k]}``;
+    2. every other key variable ``k`` is restricted to ``{p1[k], p2[k]}``
+       (with ``key_share`` < 1, each only with that probability: a random
+       subset of the key variables, drawn per child);
     3. variables that are not key variables are unrestricted;
     4. every variable that does not mutate is hinted at ``p1``'s or
-       ``p2``'s value, picked by a fair coin;
+       ``p2``'s value, picked by a fair coin; with probability
+       ``random_hints`` per child, the unrestricted ones are hinted at
+       uniformly random domain values instead (Heron's exploration: the
+       child keeps its parents' key values and explores the rest);
     5. the solver (seeded from ``rng``) returns a feasible point, which is
        the child, or None when the restrictions leave none.
 
@@ -49,18 +54,31 @@ class ConstrainedCrossover(Operator):
     n_mutate : int, optional
         How many key variables mutate freely in each child (default 1;
         fewer when there are fewer key variables).
+    key_share : float, optional
+        Probability that each non-mutating key variable is restricted to
+        its parents' values, in (0, 1] (default 1: every one).
+    random_hints : float, optional
+        Probability that a child's unrestricted variables are hinted at
+        random values rather than at a parent's, in [0, 1] (default 0).
 
     Raises
     ------
     ValueError
         If ``key_vars`` names a variable that is not in the model or
-        repeats one, or ``n_mutate`` is negative.
+        repeats one, ``n_mutate`` is negative, or ``key_share`` or
+        ``random_hints`` is outside its interval.
     """
 
     n_parents = 2
 
     def __init__(
-        self, solver: CpSatSolver, key_vars: Sequence[VarKey] = (), *, n_mutate: int = 1
+        self,
+        solver: CpSatSolver,
+        key_vars: Sequence[VarKey] = (),
+        *,
+        n_mutate: int = 1,
+        key_share: float = 1.0,
+        random_hints: float = 0.0,
     ) -> None:
         model = solver.model
         key_vars = tuple(key_vars) if len(key_vars) else tuple(model.keys)
@@ -71,6 +89,12 @@ class ConstrainedCrossover(Operator):
             raise ValueError("key_vars repeats a variable")
         if n_mutate < 0:
             raise ValueError(f"n_mutate must be >= 0, got {n_mutate}")
+        if not 0.0 < key_share <= 1.0:
+            raise ValueError(f"key_share must be in (0, 1], got {key_share}")
+        if not 0.0 <= random_hints <= 1.0:
+            raise ValueError(f"random_hints must be in [0, 1], got {random_hints}")
+        self._key_share = float(key_share)
+        self._random_hints = float(random_hints)
         self._solver = solver
         self._key_vars = key_vars
         self._n_mutate = int(n_mutate)
@@ -94,10 +118,13 @@ class ConstrainedCrossover(Operator):
             The two parents ``(p1, p2)``; each must give a value for every
             variable of the model.
         rng : numpy.random.Generator
-            Draws, in this order: the mutating variables (``choice``), one
-            coin per model variable (``random``), a domain index per
-            mutating variable (``integers``), the solver seed
-            (``integers``).
+            Draws, in this order: the mutating variables (``choice``); with
+            ``key_share`` < 1, one draw per non-mutating key variable
+            (``random``, kept when below the share); one coin per model
+            variable (``random``); with ``random_hints`` > 0, one draw
+            (``random``) and, when below it, a domain index per unrestricted
+            non-mutating variable (``integers``); a domain index per
+            mutating variable (``integers``); the solver seed (``integers``).
 
         Returns
         -------
@@ -111,12 +138,21 @@ class ConstrainedCrossover(Operator):
         n_mutate = min(self._n_mutate, len(self._key_vars))
         picked = np.asarray(rng.choice(len(self._key_vars), size=n_mutate, replace=False)).ravel()
         mutating = [self._key_vars[int(i)] for i in picked]
-        restrict = {k: {int(p1[k]), int(p2[k])} for k in self._key_vars if k not in mutating}
+        kept = [k for k in self._key_vars if k not in mutating]
+        if self._key_share < 1.0 and kept:
+            draws = np.asarray(rng.random(len(kept))).ravel()
+            kept = [k for k, d in zip(kept, draws) if d < self._key_share]
+        restrict = {k: {int(p1[k]), int(p2[k])} for k in kept}
 
         # Hints steer CP-SAT towards a mix of the parents rather than its
         # default (smallest) values, which would collapse the population.
         coins = np.asarray(rng.random(len(model.keys))).ravel()
         hint = {k: int(p1[k] if coin < 0.5 else p2[k]) for k, coin in zip(model.keys, coins)}
+        if self._random_hints > 0.0 and float(rng.random()) < self._random_hints:
+            for key in model.keys:
+                if key not in restrict and key not in mutating:
+                    domain = model.variable(key).domain
+                    hint[key] = int(domain[int(rng.integers(len(domain)))])
         for key in mutating:
             domain = model.variable(key).domain
             hint[key] = int(domain[int(rng.integers(len(domain)))])
@@ -129,4 +165,5 @@ class ConstrainedCrossover(Operator):
         return child
 
     def __repr__(self) -> str:
-        return f"ConstrainedCrossover(key_vars={len(self._key_vars)}, n_mutate={self._n_mutate})"
+        return (f"ConstrainedCrossover(key_vars={len(self._key_vars)}, n_mutate={self._n_mutate}, "
+                f"key_share={self._key_share}, random_hints={self._random_hints})")
