@@ -26,13 +26,14 @@ import tvm
 from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
-from tvm.s_tir.meta_schedule.runner import PyRunner, PyRunnerFuture, RunnerResult
+from tvm.s_tir.meta_schedule.runner import PyRunner, RunnerResult
 from tvm.s_tir.schedule import Schedule
 from tvm.script import tirx as T
 from tvm.target import Target
 from tvm_ffi import structural_hash
 
 import tvm_heron
+from tvm_heron.bench.replay import AnsweredFuture
 from tvm_heron.strategies import strategy_names
 from tvm_heron.tuning import foreign_log_handlers_detached
 
@@ -128,19 +129,6 @@ class HashBuilder(PyBuilder):
 
 
 @derived_object
-class _Done(PyRunnerFuture):
-    def __init__(self, result: RunnerResult) -> None:
-        super().__init__()
-        self._result = result
-
-    def done(self) -> bool:
-        return True
-
-    def result(self) -> RunnerResult:
-        return self._result
-
-
-@derived_object
 class HashRunner(PyRunner):
     """A deterministic latency from the program's hash (or, with ``error``, that error)."""
 
@@ -152,8 +140,8 @@ class HashRunner(PyRunner):
     def run(self, runner_inputs):
         self.runs += len(runner_inputs)
         if self.error is not None:
-            return [_Done(RunnerResult(None, self.error)) for _ in runner_inputs]
-        return [_Done(RunnerResult([1e-3 * (1 + hash(str(r.artifact_path)) % 7)], None))
+            return [AnsweredFuture(RunnerResult(None, self.error)) for _ in runner_inputs]
+        return [AnsweredFuture(RunnerResult([1e-3 * (1 + hash(str(r.artifact_path)) % 7)], None))
                 for r in runner_inputs]
 
 

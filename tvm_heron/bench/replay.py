@@ -107,7 +107,9 @@ class ReplayBuilder(PyBuilder):
 
 
 @derived_object
-class _Answered(PyRunnerFuture):
+class AnsweredFuture(PyRunnerFuture):
+    """A runner future that already holds its result (a runner that answers without running)."""
+
     def __init__(self, result: RunnerResult) -> None:
         super().__init__()
         self._result = result
@@ -147,12 +149,12 @@ class ReplayRunner(PyRunner):
             if point is None or point.latency_s is None:
                 self.log.failures += point is not None
                 why = "not in the table" if point is None else f"the table records a {point.error}"
-                futures.append(_Answered(RunnerResult(None, f"ReplayRunner: {why}")))
+                futures.append(AnsweredFuture(RunnerResult(None, f"ReplayRunner: {why}")))
                 continue
             latency = point.latency_s
             if self.rng is not None and self.table.noise is not None:
                 latency = self.table.noise.perturb(latency, self.rng)
-            futures.append(_Answered(RunnerResult([latency], None)))
+            futures.append(AnsweredFuture(RunnerResult([latency], None)))
         return futures
 
 

@@ -255,9 +255,7 @@ class KnobModel:
         ValueError
             If ``ratio`` is outside ``(0, 1]``.
         """
-        if not 0.0 < ratio <= 1.0:
-            raise ValueError(f"ratio must be in (0, 1], got {ratio}")
-        return top_share(self.importance(n_features=n_features), ratio, rng)
+        return top_share(self.importance(n_features=n_features), ratio, rng)  # checks ratio
 
     def _width(self, n_features: int | None) -> int:
         if self._n_features is None:
