@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
@@ -59,6 +60,23 @@ def space_models(op, shape, dtype="int8", target=None, **options):
 #: Every described instruction set, as pytest parameters (ids: their names).
 ALL_ISAS = list(isa.INSTRUCTION_SETS)
 ISA_IDS = [d.name for d in ALL_ISAS]
+
+
+def slow_unless(cases, keep):
+    """``cases`` as pytest parameters, those for which ``keep(case)`` is false marked ``slow``.
+
+    The default run keeps a cover of each parametrized test (every operator,
+    both dtypes, the host's and a foreign instruction set...); ``-m slow`` runs
+    the rest of the grid.
+    """
+    return [case if keep(case) else pytest.param(*(case if isinstance(case, tuple) else (case,)),
+                                                 marks=pytest.mark.slow)
+            for case in cases]
+
+
+#: The instruction sets whose parametrized cases run by default: the host's, and one
+#: other per family (an AVX2 machine builds AVX-512 VNNI code, any x86 one builds NEON).
+DEFAULT_ISAS = {HOST_ISA.name, "avx512_vnni" if HOST_ISA.name != "avx512_vnni" else "avx2", "neon_dot"}
 
 
 def context(strategy, shape=(64, 64, 64), layout="packed", target=None):

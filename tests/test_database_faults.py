@@ -75,7 +75,7 @@ def _kill_cycles(tmp_path, cycles: int, seed: int = 0) -> list[dict]:
         # Kill at a random instant once this run has committed a batch: mid-round, while
         # candidates build or run, or while a batch is being written.
         _wait_for_rows(work_dir, len(before) + 1, proc)
-        time.sleep(float(rng.uniform(0.0, 6.0)))
+        time.sleep(float(rng.uniform(0.0, 3.0)))  # a round of 4 candidates takes 2-3 s here
         proc.kill()
         proc.wait()
         after = _rows(work_dir)  # opens after every kill
@@ -88,12 +88,11 @@ def _kill_cycles(tmp_path, cycles: int, seed: int = 0) -> list[dict]:
     assert all(f["after"] > f["before"] for f in figures)  # every cycle committed before its kill
     programs = _programs(work_dir)
     assert len(programs) == len(set(programs)) == len(_rows(work_dir)), "a program stored twice"
-    # the run finishes on the same database and its kernel is right
+    # the run finishes on the same database and its kernel is right (the same command, run
+    # in this process: a process's start is what the cycles above have shown)
     summary = tmp_path / "final.json"
-    done = subprocess.run(_command(work_dir, trials=8, seed=99, json_out=summary),
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "PASS" in done.stdout and json.loads(summary.read_text())["correct"] is True
+    assert main(_command(work_dir, trials=4, seed=99, json_out=summary)[3:]) == 0
+    assert json.loads(summary.read_text())["correct"] is True
     programs = _programs(work_dir)
     assert len(programs) == len(set(programs))
     return figures
@@ -161,7 +160,7 @@ def test_no_rpc_server_is_a_clear_error_within_the_bound(tmp_path, capsys):
         start = time.monotonic()
         status = main(["tune", "--op", "gemm", "--shape", "64,64,64", "--trials", "4",
                        "--work-dir", str(tmp_path), "--rpc-tracker", f"127.0.0.1:{port}",
-                       "--rpc-key", "nobody", "--rpc-wait", "3"])
+                       "--rpc-key", "nobody", "--rpc-wait", "1"])
         elapsed = time.monotonic() - start
     assert status == EXIT_BAD_INPUT and elapsed < 30
     assert "no RPC server for key 'nobody'" in capsys.readouterr().err

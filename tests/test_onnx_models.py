@@ -243,6 +243,7 @@ def test_qdq_model_tuned_end_to_end(files, tmp_path):
     assert data["graph_fallbacks"][0]["op"] == "nn.softmax" and data["tensorized_tasks"] == 3
 
 
+@pytest.mark.slow  # the default run tunes the QDQ model; this one the float path
 def test_float_onnx_model_tuned_end_to_end(files, tmp_path, capsys):
     """Float model through the CLI, a few trials: it matches ONNX Runtime; the depthwise convolution and
     the softmax are not tensorized and the run names them."""

@@ -103,6 +103,7 @@ def test_plan_tensorizes_convs_and_falls_back_elsewhere(monkeypatch):
         plan_tasks(extracted, HOST, space="other")
 
 
+@pytest.mark.slow  # the Relax int8 path's default-run tuning: test_onnx_models' QDQ model
 def test_int8_model_tuned_end_to_end_is_exact(tmp_path):
     """A small budget over three int8 tasks (the host's intrinsic); the model equals the numpy reference."""
     model = load_model("int8-mlp")

@@ -7,7 +7,9 @@ import itertools
 import numpy as np
 import pytest
 import tvm
-from helpers import ALL_ISAS, HOST, ISA_IDS, design_spaces, isa_target, space_models
+from helpers import (
+    ALL_ISAS, DEFAULT_ISAS, HOST, HOST_ISA, ISA_IDS, design_spaces, isa_target, slow_unless, space_models,
+)
 from space_counts import gemm_space_count, settled_lower_bound
 
 from tvm_heron import isa
@@ -83,8 +85,14 @@ def test_exact_count_matches_hand_derivation_and_brute_force():
         assert len(brute_force(space.model)) == count
 
 
-@pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
-@pytest.mark.parametrize("dtype", ["int8", "float32"])
+@pytest.mark.parametrize(
+    "description, dtype",
+    slow_unless([(d, t) for d in ALL_ISAS for t in ("int8", "float32")],
+                # NEON's count: -m slow (its register tile stays in the default run)
+                lambda c: c[0].name == HOST_ISA.name
+                or (c[0].name in DEFAULT_ISAS and c[1] == "int8" and c[0].arch == "x86_64")),
+    ids=[f"{t}-{d.name}" for d in ALL_ISAS for t in ("int8", "float32")],
+)
 def test_exact_count_of_each_description(description, dtype):
     """GEMM 64 x 16 x 16 in each description's space: the count derived from the problem."""
     intrinsic = description.intrinsics_for(dtype)[0]
@@ -111,8 +119,11 @@ def test_model_dump_explains_exclusion():
     assert "register tile" in explanation
 
 
-@pytest.mark.parametrize("shape", [(64, 64, 64), (512, 512, 512), (48, 128, 80)])
-@pytest.mark.parametrize("layout", ["packed", "plain"])
+@pytest.mark.parametrize(
+    "shape, layout",
+    slow_unless([(s, lay) for lay in ("packed", "plain") for s in ((64, 64, 64), (512, 512, 512), (48, 128, 80))],
+                lambda c: c in (((64, 64, 64), "plain"), ((48, 128, 80), "packed"))),
+)
 def test_every_sampled_point_replays_without_repair_and_postprocesses(shape, layout):
     workload, mod, ctx, spaces = space_models("gemm", shape, layout=layout)
     for space in spaces:
@@ -197,8 +208,12 @@ def test_an_instruction_kind_without_a_handler_is_an_error(monkeypatch):
         analyze(spaces[0], mod, HOST)
 
 
-@pytest.mark.parametrize("description", ALL_ISAS, ids=ISA_IDS)
-@pytest.mark.parametrize("m", [64, 2, 1])
+@pytest.mark.parametrize(
+    "description, m",
+    slow_unless([(d, m) for d in ALL_ISAS for m in (64, 2, 1)],
+                lambda c: c[0].name == HOST_ISA.name or (c[0].name in DEFAULT_ISAS and c[1] == 64)),
+    ids=[f"{m}-{d.name}" for d in ALL_ISAS for m in (64, 2, 1)],
+)
 def test_register_tile_keeps_enough_accumulators_or_all_it_can(description, m):
     """GEMM M x 16 x 16: the tile is the innermost i x j factor (j: 16 / lanes).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import slow_unless
 from tensorcore_helpers import A100, CASES, space_models
 
 from tvm_heron.bench.cuda_build import check_build, nvcc_path
@@ -43,7 +44,7 @@ def _check_points(workload, per_space: int, seed: int) -> list:
     return outcomes
 
 
-@pytest.mark.parametrize("op, shape", CASES)
+@pytest.mark.parametrize("op, shape", slow_unless(CASES, lambda c: c[0] in ("gemm", "c2d")))
 def test_solver_points_build_to_wmma(op, shape):
     outcomes = _check_points(make_workload(op, shape, "float16"), per_space=1, seed=3)
     failed = [o for o in outcomes if not o.ok]
@@ -52,7 +53,7 @@ def test_solver_points_build_to_wmma(op, shape):
         pytest.skip("nvcc not found: CUDA C built, PTX not checked")
 
 
-@pytest.mark.parametrize("op, shape", [CASES[0], CASES[5], CASES[8]])
+@pytest.mark.parametrize("op, shape", slow_unless([CASES[0], CASES[5], CASES[8]], lambda c: c[0] == "c2d"))
 def test_fp32_accumulation_builds(op, shape):
     """fp16 x fp16 -> fp32: the output tile lives in shared.dyn (no buffer reuse across types)."""
     workload = make_workload(op, shape, "float16", acc_dtype="float32")

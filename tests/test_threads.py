@@ -40,21 +40,37 @@ print(json.dumps({"threads": threads, "env": os.environ.get("TVM_NUM_THREADS"),
 """
 
 
-def _probe(env_update: dict) -> dict:
+def _start(env_update: dict) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items()
            if k not in ("TVM_NUM_THREADS", "OMP_NUM_THREADS", "TVM_BIND_THREADS")}
     env.update(env_update)
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
-                         check=True, timeout=300)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return subprocess.Popen([sys.executable, "-c", PROBE], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _probe(env_update: dict) -> dict:
+    return _result(_start(env_update))
+
+
+@pytest.fixture(scope="module")
+def probes() -> dict:
+    """The default-run probes, started together (each is mostly its process's start)."""
+    started = {"default": _start({}), "user": _start({"TVM_NUM_THREADS": "1"})}
+    return {name: _result(proc) for name, proc in started.items()}
 
 
 CORES = len(os.sched_getaffinity(0))
 
 
 @pytest.mark.skipif(CORES < 2, reason="needs at least 2 CPUs to tell the counts apart")
-def test_import_sizes_the_pool_to_every_core():
-    got = _probe({})
+def test_import_sizes_the_pool_to_every_core(probes):
+    got = probes["default"]
     assert {k: got[k] for k in ("threads", "env", "cores", "ok")} == {
         "threads": CORES, "env": str(CORES), "cores": CORES, "ok": True}
 
@@ -77,8 +93,8 @@ def _cpu_list() -> str:
         return next(l.split()[1] for l in fh if l.startswith("Cpus_allowed_list"))
 
 
-def test_a_count_the_user_chose_wins():
-    got = _probe({"TVM_NUM_THREADS": "1"})
+def test_a_count_the_user_chose_wins(probes):
+    got = probes["user"]
     assert got["threads"] == 1 and got["env"] == "1"
     # A one-thread pool pins the thread that made it to CPU 0; the target's
     # num-cores, read after that, must still count the machine's cores.

@@ -47,7 +47,7 @@ def _cheap_stack(context: int = 1) -> list[inspect.FrameInfo]:
 
 
 @contextlib.contextmanager
-def _cheap_inspect_stack():
+def cheap_inspect_stack():
     with _LOCK:
         original = inspect.stack
         inspect.stack = _cheap_stack
@@ -61,5 +61,5 @@ def import_shipped_intrinsics() -> None:
     """Import ``tvm.s_tir.tensor_intrin`` (idempotent), with the cheap stack."""
     if "tvm.s_tir.tensor_intrin" in sys.modules:
         return
-    with _cheap_inspect_stack():
+    with cheap_inspect_stack():
         importlib.import_module("tvm.s_tir.tensor_intrin")
