@@ -27,9 +27,9 @@ from tvm_heron.ops import make_workload
 from tvm_heron.outcome import Failure
 
 
-def _command(work_dir, shape=(64, 64, 64), trials=12, seed=1, json_out=None):
+def _command(work_dir, shape=(64, 64, 64), trials=12, seed=1, json_out=None, per_round=4):
     command = [sys.executable, "-m", "tvm_heron", "tune", "--op", "gemm", "--shape",
-               ",".join(map(str, shape)), "--trials", str(trials), "--trials-per-round", "4",
+               ",".join(map(str, shape)), "--trials", str(trials), "--trials-per-round", str(per_round),
                "--work-dir", str(work_dir), "--seed", str(seed), "--strategy", "heron-crand"]
     return command + (["--json", str(json_out)] if json_out else [])
 
@@ -70,12 +70,12 @@ def _kill_cycles(tmp_path, cycles: int, seed: int = 0) -> list[dict]:
     figures = []
     for cycle in range(cycles):
         before = _rows(work_dir)
-        proc = subprocess.Popen(_command(work_dir, trials=48, seed=cycle + 1),
+        proc = subprocess.Popen(_command(work_dir, trials=48, seed=cycle + 1, per_round=2),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Kill at a random instant once this run has committed a batch: mid-round, while
         # candidates build or run, or while a batch is being written.
         _wait_for_rows(work_dir, len(before) + 1, proc)
-        time.sleep(float(rng.uniform(0.0, 3.0)))  # a round of 4 candidates takes 2-3 s here
+        time.sleep(float(rng.uniform(0.0, 3.0)))  # a round of 2 candidates takes about 1 s here
         proc.kill()
         proc.wait()
         after = _rows(work_dir)  # opens after every kill

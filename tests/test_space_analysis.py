@@ -81,7 +81,8 @@ def test_exact_count_matches_hand_derivation_and_brute_force():
     want = [19 * 3 * 4, 31 * 3 * 4] * 3
     assert [space.solver.count() for space in spaces] == want
     assert [gemm_space_count(64, 16, 16, 16, 24, 4, parallel) for parallel in (True, False)] == want[:2]
-    for space, count in zip(spaces, want):
+    # brute force on the first write-back level's two spaces (the solver's counts of all six are above)
+    for space, count in zip(spaces[:2], want):
         assert len(brute_force(space.model)) == count
 
 

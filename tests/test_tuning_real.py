@@ -45,7 +45,7 @@ def test_cga_over_rpc(tmp_path):
         runner = TrackedRPCRunner(tracker_host=rpc.tracker_host, tracker_port=rpc.tracker_port,
                                   tracker_key=rpc.tracker_key, max_workers=2, session_timeout_s=60, wait_s=30)
         workload = make_workload("gemm", (64, 64, 64), "int8")
-        result = tune(workload, target=HOST, work_dir=tmp_path, trials=8, strategy="heron-cga",
-                      seed=2, trials_per_round=8, runner=runner)
-    assert result.trials == 8 and result.valid_trials == 8
+        result = tune(workload, target=HOST, work_dir=tmp_path, trials=4, strategy="heron-cga",
+                      seed=2, trials_per_round=4, runner=runner)
+    assert result.trials == 4 and result.valid_trials == 4
     assert result.correct
