@@ -4,6 +4,10 @@ Replay every strategy with many seeds against the tables in benchmarks/replay_ta
 
     python benchmarks/replay.py --seeds 100 --json replay.json --plots DIR
 
+Report on the runs of several invocations together (say a costly strategy run with fewer seeds):
+
+    python benchmarks/replay.py report runs_a.json runs_b.json --json replay.json --plots DIR
+
 Build a table (measures every program of its space on this machine, resumable):
 
     python benchmarks/replay.py build gemm_int8_128
@@ -50,10 +54,60 @@ def build_main(argv: list[str]) -> None:
         print(f"{name}: {json.dumps(table.summary())} in {time.perf_counter() - start:.0f} s -> {out}")
 
 
+def _write_outputs(tables, runs, config, args) -> None:
+    from tvm_heron.bench.replay_report import report, runs_json
+
+    out = report(tables, runs, config)
+    Path(args.json).write_text(json.dumps(out, indent=1), encoding="utf-8")
+    if getattr(args, "runs_json", None):
+        Path(args.runs_json).write_text(json.dumps(runs_json(tables, runs)), encoding="utf-8")
+    if args.plots:
+        from tvm_heron.bench.replay_plots import convergence_plot
+
+        Path(args.plots).mkdir(parents=True, exist_ok=True)
+        for path, by_name in runs.items():
+            convergence_plot(tables[path], by_name, config.trials,
+                             Path(args.plots) / f"convergence_{tables[path].spec.name}.png")
+    for name, entry in out["tables"].items():
+        for strategy, summary in entry["strategies"].items():
+            t95 = summary["trials_to_95"]
+            print(f"{name:28s} {strategy:24s} runs {summary['runs']:3d} trials_to_95 {t95['median']:.0f} "
+                  f"[{t95['q1']:.0f}, {t95['q3']:.0f}] censored {t95['censored']:3d}  fraction@16/32/64 "
+                  + " ".join(f"{summary['fraction_at'].get(b, float('nan')):.3f}" for b in ("16", "32", "64")))
+
+
+def report_main(argv: list[str]) -> None:
+    from tvm_heron.bench.replay_report import ReplayConfig, merge_runs
+    from tvm_heron.bench.replay_table import ReplayTable
+
+    parser = argparse.ArgumentParser(prog="replay.py report", description="One report from several runs files.")
+    parser.add_argument("runs", nargs="+", help="--runs-json outputs of replay.py")
+    parser.add_argument("--json", required=True, help="the report")
+    parser.add_argument("--tables", nargs="*", help="table files (default: every table in replay_tables/)")
+    parser.add_argument("--trials", type=int, default=256, help="the runs' budget")
+    parser.add_argument("--per-iter", type=int, default=16, help="the runs' candidates per round")
+    parser.add_argument("--plots", help="directory for convergence_TABLE.png")
+    args = parser.parse_args(argv)
+    paths = args.tables or sorted(str(p) for p in TABLE_DIR.glob("*.json"))
+    tables = {str(p): ReplayTable.load(p) for p in paths}
+    try:
+        runs = merge_runs(tables, *(json.loads(Path(f).read_text(encoding="utf-8")) for f in args.runs))
+    except ValueError as error:
+        parser.exit(2, f"replay.py report: {error}\n")
+    for path, by_name in runs.items():
+        for name, trajectories in by_name.items():
+            longest = max(len(t.latencies) for t in trajectories)
+            if longest > args.trials:
+                parser.exit(2, f"replay.py report: {tables[path].spec.name} {name} has runs of {longest} "
+                               f"trials, more than --trials {args.trials}\n")
+    seeds = sorted({t.seed for by_name in runs.values() for ts in by_name.values() for t in ts})
+    names = list(dict.fromkeys(n for by_name in runs.values() for n in by_name))
+    config = ReplayConfig(seeds=seeds, trials=args.trials, per_iter=args.per_iter, strategies=names)
+    _write_outputs({p: tables[p] for p in runs}, runs, config, args)
+
+
 def replay_main(argv: list[str]) -> None:
-    from tvm_heron.bench.replay_report import (
-        STRATEGIES, ReplayConfig, report, run_tables, runs_json, with_ablations,
-    )
+    from tvm_heron.bench.replay_report import STRATEGIES, ReplayConfig, run_tables, with_ablations
     from tvm_heron.bench.replay_table import ReplayTable
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -92,23 +146,7 @@ def replay_main(argv: list[str]) -> None:
                      trajectory.strategy, trajectory.seed, trajectory.wall_s)
 
     runs = run_tables(paths, config, jobs=args.jobs, on_run=on_run)
-    out = report(tables, runs, config)
-    Path(args.json).write_text(json.dumps(out, indent=1), encoding="utf-8")
-    if args.runs_json:
-        Path(args.runs_json).write_text(json.dumps(runs_json(tables, runs)), encoding="utf-8")
-    if args.plots:
-        from tvm_heron.bench.replay_plots import convergence_plot
-
-        Path(args.plots).mkdir(parents=True, exist_ok=True)
-        for path, by_name in runs.items():
-            convergence_plot(tables[path], by_name, config.trials,
-                             Path(args.plots) / f"convergence_{tables[path].spec.name}.png")
-    for name, entry in out["tables"].items():
-        for strategy, summary in entry["strategies"].items():
-            t95 = summary["trials_to_95"]
-            print(f"{name:28s} {strategy:24s} trials_to_95 {t95['median']:.0f} [{t95['q1']:.0f}, {t95['q3']:.0f}]"
-                  f" censored {t95['censored']:3d}  fraction@16/32/64 "
-                  + " ".join(f"{summary['fraction_at'].get(b, float('nan')):.3f}" for b in ("16", "32", "64")))
+    _write_outputs(tables, runs, config, args)
 
 
 def main() -> None:
@@ -116,6 +154,8 @@ def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] == "build":
         build_main(argv[1:])
+    elif argv and argv[0] == "report":
+        report_main(argv[1:])
     else:
         replay_main(argv)
 

@@ -198,6 +198,33 @@ def test_the_script_writes_the_report(tmp_path, capsys):
     assert "tiny_gemm_int8" in capsys.readouterr().out
 
 
+def test_report_merges_invocations_and_pairs_by_common_seeds(tmp_path, capsys):
+    """A costly strategy run with fewer seeds: one report, the paired test over the seeds both ran."""
+    import runpy
+
+    script = runpy.run_path(str(TINY.parents[1] / "replay.py"))
+    common = ["--tables", str(TINY), "--trials", "16", "--per-iter", "8",
+              "--options", json.dumps({"heron-cga": SMALL["heron-cga"]})]
+    script["replay_main"](["--seeds", "2", "--json", str(tmp_path / "a.json"), "--strategies", "heron-cga",
+                           "--runs-json", str(tmp_path / "a_runs.json"), *common])
+    script["replay_main"](["--seeds", "1", "--first-seed", "1", "--json", str(tmp_path / "b.json"),
+                           "--strategies", "heron-crand", "--runs-json", str(tmp_path / "b_runs.json"), *common])
+    out = tmp_path / "merged.json"
+    script["report_main"]([str(tmp_path / "a_runs.json"), str(tmp_path / "b_runs.json"), "--json", str(out),
+                           "--tables", str(TINY), "--trials", "16", "--per-iter", "8"])
+    entry = json.loads(out.read_text())["tables"]["tiny_gemm_int8"]
+    assert {n: s["runs"] for n, s in entry["strategies"].items()} == {"heron-cga": 2, "heron-crand": 1}
+    assert entry["tests"]["heron-cga vs heron-crand"]["pairs"] == 1  # seed 1 only
+    # a run that two files give differently is an error, exit 2
+    runs = json.loads((tmp_path / "a_runs.json").read_text())
+    runs["tiny_gemm_int8"]["heron-cga"][0]["latencies"][0] = 1.0
+    (tmp_path / "bad_runs.json").write_text(json.dumps(runs))
+    with pytest.raises(SystemExit) as done:
+        script["report_main"]([str(tmp_path / "a_runs.json"), str(tmp_path / "bad_runs.json"),
+                               "--json", str(out), "--tables", str(TINY), "--trials", "16"])
+    assert done.value.code == 2 and "two files disagree" in capsys.readouterr().err
+
+
 def test_ablation_variants_start_from_the_base_options():
     from tvm_heron.bench.replay_report import ABLATIONS, with_ablations
 

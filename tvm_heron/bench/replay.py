@@ -220,6 +220,13 @@ class Trajectory:
         """JSON of the run (latencies in seconds, null for failures)."""
         return attrs.asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Trajectory":
+        """The run :meth:`to_json` wrote."""
+        return cls(strategy=data["strategy"], seed=int(data["seed"]), latencies=tuple(data["latencies"]),
+                   batches=tuple(data["batches"]), rank=tuple(data["rank"]), misses=int(data["misses"]),
+                   wall_s=float(data["wall_s"]))
+
 
 def base_name(name: str) -> str:
     """The registered strategy of a benchmark name: ``heron-cga@old`` is ``heron-cga``.

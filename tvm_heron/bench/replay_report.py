@@ -180,23 +180,30 @@ def table_report(table: ReplayTable, runs: dict[str, list], config: ReplayConfig
         "strategies": strategies,
     }
     if SUBJECT in curves:
-        out["tests"] = _paired_tests(curves, config.trials)
+        seeds = {name: [t.seed for t in trajs] for name, trajs in runs.items()}
+        out["tests"] = _paired_tests(curves, seeds, config.trials)
         out["targets"] = _targets(strategies)
     return out
 
 
-def _paired_tests(curves: dict[str, np.ndarray], budget: int) -> dict:
-    """Wilcoxon signed-rank of heron-cga against each other strategy, paired by seed."""
+def _paired_tests(curves: dict[str, np.ndarray], seeds: dict[str, list], budget: int) -> dict:
+    """Wilcoxon signed-rank of heron-cga against each other strategy, paired by seed.
+
+    Only the seeds both strategies ran are paired (a costly strategy may run fewer).
+    """
     at = min(64, budget)
-    subject = curves[SUBJECT]
     tests = {}
     for name, other in curves.items():
         if name == SUBJECT:
             continue
+        common = sorted(set(seeds[SUBJECT]) & set(seeds[name]))
+        mine = curves[SUBJECT][[seeds[SUBJECT].index(s) for s in common]]
+        theirs = other[[seeds[name].index(s) for s in common]]
         tests[f"{SUBJECT} vs {name}"] = {
-            "trials_to_95": wilcoxon([trials_to(c, 0.95)[0] for c in subject],
-                                     [trials_to(c, 0.95)[0] for c in other]),
-            f"fraction_at_{at}": wilcoxon(subject[:, at - 1], other[:, at - 1]),
+            "pairs": len(common),
+            "trials_to_95": wilcoxon([trials_to(c, 0.95)[0] for c in mine],
+                                     [trials_to(c, 0.95)[0] for c in theirs]),
+            f"fraction_at_{at}": wilcoxon(mine[:, at - 1], theirs[:, at - 1]) if common else None,
         }
     return tests
 
@@ -226,3 +233,33 @@ def runs_json(tables: dict[str, ReplayTable], runs: dict[str, dict[str, list]]) 
     """Every run's trajectory, for analyses the report does not make."""
     return {tables[p].spec.name: {n: [t.to_json() for t in trajs] for n, trajs in by_name.items()}
             for p, by_name in runs.items()}
+
+
+def merge_runs(tables: dict[str, ReplayTable], *runs_files: dict) -> dict[str, dict[str, list]]:
+    """Table path -> strategy -> runs, from :func:`runs_json` outputs (of several invocations).
+
+    A (table, strategy, seed) that two files both have must be the same run
+    (replays are deterministic); it is kept once.
+
+    Raises
+    ------
+    ValueError
+        If a file names a table that ``tables`` lacks, or two files disagree on a run.
+    """
+    from .replay import Trajectory  # pylint: disable=import-outside-toplevel
+
+    path_of = {table.spec.name: path for path, table in tables.items()}
+    merged: dict[str, dict[str, dict[int, object]]] = {}
+    for data in runs_files:
+        for name, by_strategy in data.items():
+            if name not in path_of:
+                raise ValueError(f"runs of table {name!r}, which is not among {sorted(path_of)}")
+            for strategy, trajectories in by_strategy.items():
+                kept = merged.setdefault(path_of[name], {}).setdefault(strategy, {})
+                for item in trajectories:
+                    run = Trajectory.from_json(item)
+                    if run.seed in kept and kept[run.seed].latencies != run.latencies:
+                        raise ValueError(f"{name} {strategy} seed {run.seed}: two files disagree")
+                    kept[run.seed] = run
+    return {p: {n: [by_seed[s] for s in sorted(by_seed)] for n, by_seed in names.items()}
+            for p, names in merged.items()}
