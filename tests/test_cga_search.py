@@ -17,6 +17,7 @@ import tvm
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.schedule import Schedule
 from tvm.script import tirx as T
+from search_stubs import RecordingSolver
 from tvm.target import Target
 
 import tvm_heron  # noqa: F401
@@ -231,19 +232,9 @@ class _StubRng:
         return np.asarray(value, dtype=float) if size is not None else float(value)
 
 
-class _Recorder:
-    def __init__(self, model):
-        self.model = model
-        self.query = None
-
-    def solve(self, *, restrict=None, hint=None, seed=0):
-        self.query = {"restrict": restrict, "hint": hint, "seed": seed}
-        return dict(hint)
-
-
 def test_random_key_subset_and_random_hints_by_hand():
     model = _model(0)
-    solver = _Recorder(model)
+    solver = RecordingSolver(model)
     p1 = dict(zip(model.keys, (1, 8, 4, 1, 0)))
     p2 = dict(zip(model.keys, (8, 1, 1, 4, 2)))
     op = ConstrainedCrossover(solver, key_vars=(I0, I1, K0, K1), n_mutate=1, key_share=0.5, random_hints=0.4)

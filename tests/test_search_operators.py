@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from search_stubs import RecordingSolver
 
 from tvm_heron.constraints import (
     Choice,
@@ -90,18 +91,6 @@ class StubRng:
         if self._random:
             return np.asarray(self._random.pop(0), dtype=float)
         return 0.0 if size is None else np.zeros(size)
-
-
-class RecordingSolver:
-    """Stands in for CpSatSolver: records the query, answers with the hint."""
-
-    def __init__(self, model):
-        self.model = model
-        self.query = None
-
-    def solve(self, *, restrict=None, hint=None, seed=0):
-        self.query = {"restrict": restrict, "hint": hint, "seed": seed}
-        return dict(hint)
 
 
 @pytest.fixture(scope="module")

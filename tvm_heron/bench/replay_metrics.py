@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..search.ranks import average_ranks
+
 #: Budgets at which the fraction of the optimum is reported.
 BUDGETS = (8, 16, 32, 64, 128, 256)
 
@@ -69,18 +71,6 @@ def trials_summary(curves: np.ndarray, level: float) -> dict:
     return out
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks from 1, ties sharing their average rank."""
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(values.size)
-    ranks[order] = np.arange(1, values.size + 1)
-    for value in np.unique(values):
-        tied = values == value
-        if tied.sum() > 1:
-            ranks[tied] = ranks[tied].mean()
-    return ranks
-
-
 def rank_correlation(scores: Sequence[float | None], latencies: Sequence[float | None]) -> float | None:
     """Spearman's correlation between predicted scores and measured throughput.
 
@@ -94,7 +84,7 @@ def rank_correlation(scores: Sequence[float | None], latencies: Sequence[float |
     x, y = (np.asarray(v, dtype=float) for v in zip(*pairs))
     if np.all(x == x[0]) or np.all(y == y[0]):
         return None
-    return float(np.corrcoef(_ranks(x), _ranks(y))[0, 1])
+    return float(np.corrcoef(average_ranks(x), average_ranks(y))[0, 1])
 
 
 def wilcoxon(x: Sequence[float], y: Sequence[float]) -> dict:
@@ -123,7 +113,7 @@ def wilcoxon(x: Sequence[float], y: Sequence[float]) -> dict:
         result = stats.wilcoxon(nonzero, zero_method="wilcox")
         return {**out, "statistic": float(result.statistic), "p_value": float(result.pvalue),
                 "method": "scipy.stats.wilcoxon"}
-    ranks = _ranks(np.abs(nonzero))
+    ranks = average_ranks(np.abs(nonzero))
     plus = float(ranks[nonzero > 0].sum())
     n = nonzero.size
     mean = n * (n + 1) / 4

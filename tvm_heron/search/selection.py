@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .ranks import average_ranks
+
 __all__ = ["SELECTIONS", "epsilon_greedy", "roulette", "selection_weights"]
 
 #: How a roulette wheel weighs fitness: as it is (Heron's, fitness must be
@@ -52,13 +54,7 @@ def selection_weights(fitness: Sequence[float], selection: str = "proportional")
         return weights
     if selection == "min-shifted":
         return weights - weights.min() if weights.size else weights
-    order = np.argsort(weights, kind="stable")
-    ranks = np.empty(weights.size)
-    ranks[order] = np.arange(1, weights.size + 1)
-    for value in np.unique(weights):
-        tied = weights == value
-        ranks[tied] = ranks[tied].mean()
-    return ranks
+    return average_ranks(weights)
 
 
 def roulette(

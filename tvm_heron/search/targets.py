@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .ranks import average_ranks
+
 __all__ = ["TARGETS", "fitness_targets"]
 
 #: Training targets of the fitness model.
@@ -56,11 +58,5 @@ def fitness_targets(latencies: Sequence[float | None], kind: str = "ratio") -> n
     else:
         # Average rank among the valid ones (ties share), scaled so that the best is 1.
         throughput = 1.0 / lat[ok]
-        order = np.argsort(throughput, kind="stable")
-        ranks = np.empty(throughput.size)
-        ranks[order] = np.arange(1, throughput.size + 1)
-        for value in np.unique(throughput):
-            tied = throughput == value
-            ranks[tied] = ranks[tied].mean()
-        out[ok] = ranks / throughput.size
+        out[ok] = average_ranks(throughput) / throughput.size
     return out
