@@ -10,3 +10,12 @@ from helpers import HOST
 def host():
     """This CPU as an llvm target with num-cores."""
     return HOST
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per core this process may use, at most 4. Each test's kernels and
+    builders already use every core; more workers than 4 buy little and each holds TVM, PyTorch and
+    ONNX Runtime in memory."""
+    import os
+
+    return max(1, min(len(os.sched_getaffinity(0)), 4))

@@ -98,8 +98,8 @@ def _kill_cycles(tmp_path, cycles: int, seed: int = 0) -> list[dict]:
     return figures
 
 
-def test_kill_and_restart_three_cycles(tmp_path):
-    figures = _kill_cycles(tmp_path, 3)
+def test_kill_and_restart_two_cycles(tmp_path):
+    figures = _kill_cycles(tmp_path, 2)
     assert all(f["lost"] == 0 for f in figures)
 
 
