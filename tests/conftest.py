@@ -12,6 +12,7 @@ def host():
     return HOST
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent under -p no:xdist
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker per core this process may use, at most 4. Each test's kernels and
     builders already use every core; more workers than 4 buy little and each holds TVM, PyTorch and

@@ -394,16 +394,57 @@ def _move(graph: _Graph, quantize: relax.Call):
     return (move, source.args[0]) if same else None
 
 
+def _elementwise(mutator, graph: _Graph, call: relax.Call):
+    """A quantize or dequantize left in float, as the element-wise operators it legalizes to.
+
+    TVM's legalization (``relax/transform/legalize_ops/qdq.py``) computes
+    ``float32(int32(q) - z) * s`` and ``clip(round(x / s) + z)``; written as
+    Relax operators before ``ConvertLayout``, they keep the NHWC layout of
+    the convolutions around them. ``relax.quantize`` and ``relax.dequantize``
+    have no layout rule: each residual add of a QDQ ResNet (dequantize both,
+    add, quantize) was computed in NCHW between two transposes. None when the
+    scale or the zero point is per-channel (a weight's: it folds as a
+    constant) or the dtypes are not float32 and 8-bit.
+    """
+    try:
+        scale = np.float32(graph.scalar(call.args[1], "scale"))
+        zero = int(graph.scalar(call.args[2], "zero point"))
+    except _NoMatch:
+        return None
+    out_dtype = str(call.attrs.out_dtype)
+    in_dtype = str(call.args[0].ty.dtype)
+    data = mutator.visit_expr(call.args[0])
+    bb = mutator.builder_
+    if call.op.same_as(DEQUANTIZE):
+        if out_dtype != "float32" or in_dtype not in QRANGE:
+            return None
+        wide = bb.emit(relax.op.subtract(relax.op.astype(data, "int32"), relax.const(np.int32(zero))))
+        return relax.op.multiply(relax.op.astype(wide, "float32"), relax.const(scale))
+    if out_dtype not in QRANGE or in_dtype != "float32":
+        return None
+    scaled = bb.emit(relax.op.round(relax.op.divide(data, relax.const(scale))))
+    shifted = bb.emit(relax.op.add(scaled, relax.const(np.float32(zero))))
+    low, high = QRANGE[out_dtype]
+    bounded = relax.op.maximum(relax.op.minimum(shifted, relax.const(np.float32(high))),
+                               relax.const(np.float32(low)))
+    return relax.op.astype(bb.emit(bounded), out_dtype)
+
+
 @relax.expr_functor.mutator
 class _Lower(relax.PyExprMutator):
-    def __init__(self, plans: dict, mod: IRModule):
+    def __init__(self, plans: dict, mod: IRModule, graph: _Graph):
         super().__init__(mod)
         self.plans = plans
+        self.graph = graph
         self.unsigned = {}  # int8 activation var -> its uint8 form, made once
 
     def visit_call_(self, call):  # pylint: disable=arguments-renamed
         plan = self.plans.get(call)
         if plan is None:
+            if call.op.same_as(QUANTIZE) or call.op.same_as(DEQUANTIZE):
+                elementwise = _elementwise(self, self.graph, call)
+                if elementwise is not None:
+                    return elementwise
             return self.visit_expr_post_order(call)
         if isinstance(plan, (_Pattern, _MeanPattern)):
             return plan.emit(self)
@@ -444,7 +485,7 @@ def lower_qdq(mod: IRModule) -> Lowering:
                 and any(graph.call(a, DEQUANTIZE) is not None for a in value.args)):
             fallbacks.append(GraphFallback(_op_name(value), var.name,
                                            "its output is not quantized (no QuantizeLinear after it)"))
-    new = _Lower(plans, mod).visit_expr(func)
+    new = _Lower(plans, mod, graph).visit_expr(func)
     out = IRModule({"main": new}) if len(mod.functions) == 1 else _replace(mod, new)
     out = relax.transform.DeadCodeElimination()(relax.transform.CanonicalizeBindings()(out))
     for line in lowered:
