@@ -214,3 +214,38 @@ def test_an_epilogue_keeps_the_output_cache():
     """Without the cache the epilogue would be a pass of its own: no direct space."""
     _, _, spaces = design_spaces(make_workload("gemm", (256, 256, 256), "int8", epilogue="requant"))
     assert len(spaces) == 2 and all("CacheWrite" in _kinds(sch) for sch in spaces)
+
+
+def test_an_epilogue_that_fans_out_builds_and_is_right():
+    """GELU after a matmul (an ONNX export's ``x * 0.5 * (1 + erf(x / sqrt 2))``) reads ``x`` twice.
+
+    TVM's reverse_compute_inline took one branch into the write-back and left the other reading a
+    buffer nothing wrote: every candidate of BERT's FFN failed to build."""
+    from tvm import te, topi
+
+    from tvm_heron.space import analyze, heron_space, postprocess, replay
+
+    m, k, n = 16, 64, 32
+    a = te.placeholder((m, k), "float32", name="A")
+    w = te.placeholder((n, k), "float32", name="W")
+    r = te.reduce_axis((0, k), "k")
+    mm = te.compute((m, n), lambda i, j: te.sum(a[i, r] * w[j, r], axis=r), name="C")
+    erf = topi.erf(topi.divide(mm, np.float32(np.sqrt(2.0))))
+    gelu = topi.multiply(topi.multiply(mm, topi.add(erf, np.float32(1.0))), np.float32(0.5))
+    mod = tvm.IRModule({"main": te.create_prim_func([a, w, gelu])})
+    ctx = ms.TuneContext(mod=mod, target=HOST, space_generator=heron_space(HOST), task_name="gelu")
+    rng = np.random.default_rng(0)
+    x, weight = rng.standard_normal((m, k), dtype="float32"), rng.standard_normal((n, k), dtype="float32")
+    y = x @ weight.T
+    from math import erf as scalar_erf
+
+    expected = y * 0.5 * (1 + np.vectorize(scalar_erf)(y / np.sqrt(2.0)))
+    spaces = ctx.generate_design_space()
+    assert spaces and all(AUTO_TENSORIZE in sch.mod.script() for sch in spaces)
+    for design_space in spaces:
+        space = analyze(design_space, mod, HOST)
+        for point in space.solver.sample(1, rng=rng):
+            sch = postprocess(replay(space, mod, point), ctx.space_generator.postprocs)
+            out = tvm.runtime.tensor(np.zeros((m, n), "float32"))
+            tvm.compile(sch.mod, HOST).jit()["main"](tvm.runtime.tensor(x), tvm.runtime.tensor(weight), out)
+            np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-4)

@@ -43,11 +43,28 @@ def inline_consumers(
 
     ``accept(consumer)`` may refuse a consumer (it then stays a stage of its
     own); one that TVM cannot inline stays too.
+
+    Only a sole consumer is inlined. Where the output fans out (GELU,
+    ``x * 0.5 * (1 + erf(x / sqrt(2)))``, reads ``x`` in two blocks), the
+    branches are first inlined forward into their common consumer
+    (``compute_inline``). TVM's ``reverse_compute_inline`` does not refuse a
+    consumer with a sibling: it then leaves the sibling reading a buffer
+    nothing writes, and every candidate of the kernel fails to build.
     """
     progress = True
     while progress:
         progress = False
-        for consumer in sch.get_consumers(block):
+        consumers = sch.get_consumers(block)
+        if len(consumers) > 1:
+            for branch in consumers:
+                try:
+                    sch.compute_inline(branch)
+                except ScheduleError:
+                    continue
+                progress = True
+                break
+            continue
+        for consumer in consumers:
             if accept is not None and not accept(consumer):
                 continue
             try:
