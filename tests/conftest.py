@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from helpers import HOST
 
@@ -17,6 +19,4 @@ def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker per core this process may use, at most 4. Each test's kernels and
     builders already use every core; more workers than 4 buy little and each holds TVM, PyTorch and
     ONNX Runtime in memory."""
-    import os
-
     return max(1, min(len(os.sched_getaffinity(0)), 4))

@@ -186,10 +186,15 @@ class _Pattern:
 
 def _requantize(bb, acc, mult: np.ndarray, zero: int, out_dtype: str, *, relu: bool = False):
     """``clip(round(float32(acc) * mult) + zero)`` as ``out_dtype`` (round half to even)."""
-    scaled = bb.emit(relax.op.multiply(relax.op.astype(acc, "float32"), relax.const(mult.astype(np.float32))))
-    shifted = bb.emit(relax.op.add(relax.op.round(scaled), relax.const(np.float32(zero))))
-    low, high = QRANGE[out_dtype]
-    low = max(low, zero) if relu else low
+    scaled = relax.op.multiply(relax.op.astype(acc, "float32"), relax.const(mult.astype(np.float32)))
+    return _round_and_saturate(bb, scaled, zero, out_dtype, low=zero if relu else None)
+
+
+def _round_and_saturate(bb, scaled, zero: int, out_dtype: str, *, low: int | None = None):
+    """``clip(round(scaled) + zero)`` as the 8-bit ``out_dtype``, the lower bound raised to ``low``."""
+    shifted = bb.emit(relax.op.add(relax.op.round(bb.emit(scaled)), relax.const(np.float32(zero))))
+    lowest, high = QRANGE[out_dtype]
+    low = lowest if low is None else max(lowest, low)
     # maximum / minimum, not clip: ConvertLayout keeps them in NHWC (it sends clip back to NCHW)
     bounded = relax.op.maximum(relax.op.minimum(shifted, relax.const(np.float32(high))),
                                relax.const(np.float32(low)))
@@ -394,7 +399,7 @@ def _move(graph: _Graph, quantize: relax.Call):
     return (move, source.args[0]) if same else None
 
 
-def _elementwise(mutator, graph: _Graph, call: relax.Call):
+def _elementwise(mutator, call: relax.Call):
     """A quantize or dequantize left in float, as the element-wise operators it legalizes to.
 
     TVM's legalization (``relax/transform/legalize_ops/qdq.py``) computes
@@ -407,8 +412,8 @@ def _elementwise(mutator, graph: _Graph, call: relax.Call):
     constant) or the dtypes are not float32 and 8-bit.
     """
     try:
-        scale = np.float32(graph.scalar(call.args[1], "scale"))
-        zero = int(graph.scalar(call.args[2], "zero point"))
+        scale = np.float32(mutator.graph.scalar(call.args[1], "scale"))
+        zero = int(mutator.graph.scalar(call.args[2], "zero point"))
     except _NoMatch:
         return None
     out_dtype = str(call.attrs.out_dtype)
@@ -422,12 +427,7 @@ def _elementwise(mutator, graph: _Graph, call: relax.Call):
         return relax.op.multiply(relax.op.astype(wide, "float32"), relax.const(scale))
     if out_dtype not in QRANGE or in_dtype != "float32":
         return None
-    scaled = bb.emit(relax.op.round(relax.op.divide(data, relax.const(scale))))
-    shifted = bb.emit(relax.op.add(scaled, relax.const(np.float32(zero))))
-    low, high = QRANGE[out_dtype]
-    bounded = relax.op.maximum(relax.op.minimum(shifted, relax.const(np.float32(high))),
-                               relax.const(np.float32(low)))
-    return relax.op.astype(bb.emit(bounded), out_dtype)
+    return _round_and_saturate(bb, relax.op.divide(data, relax.const(scale)), zero, out_dtype)
 
 
 @relax.expr_functor.mutator
@@ -442,7 +442,7 @@ class _Lower(relax.PyExprMutator):
         plan = self.plans.get(call)
         if plan is None:
             if call.op.same_as(QUANTIZE) or call.op.same_as(DEQUANTIZE):
-                elementwise = _elementwise(self, self.graph, call)
+                elementwise = _elementwise(self, call)
                 if elementwise is not None:
                     return elementwise
             return self.visit_expr_post_order(call)
