@@ -80,6 +80,25 @@ def test_clone_is_fresh_with_same_arguments():
     assert len(hashes(batches)) == 8
 
 
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_first_round_samples_at_random_then_the_model_guides(name, monkeypatch):
+    """No model has learnt anything before the first round: it is constrained random samples, with
+    no generations or chains run on equal scores; once the model is fitted every round searches."""
+    strategy = FACTORIES[name](2)
+    inner_class = type(strategy._inst)  # pylint: disable=protected-access
+    searched = []
+    original = inner_class._search  # pylint: disable=protected-access
+
+    def counting(self, n):
+        searched.append(self.model_guides())
+        return original(self, n)
+
+    monkeypatch.setattr(inner_class, "_search", counting)
+    batches = drive(context(strategy), max_trials=36, per_iter=12)
+    assert [len(b) for b in batches] == [12, 12, 12]
+    assert searched == [True, True]  # rounds 2 and 3 only, each with a fitted model
+
+
 @pytest.mark.parametrize(
     "factory, name",
     [

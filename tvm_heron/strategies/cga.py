@@ -24,6 +24,9 @@ class ConstrainedGA(GeneticStrategy):
     CP-SAT so that every child is valid; then epsilon-greedy picks the
     batch from every individual the generations scored (``pool``), its
     random share included, and the model is retrained on the results.
+    Until the model has learnt from two measured programs (a task's first
+    round, with no records to start from) the round is constrained random
+    samples: generations bred on equal scores would pick at random anyway.
 
     Issue 16's changes are options; :data:`~tvm_heron.bench.replay_report.HERON_CGA`
     gives the paper's algorithm back, and the replay benchmark's

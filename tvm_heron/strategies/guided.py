@@ -3,6 +3,8 @@
 Keeps what was measured (this run and, for a warm start, the database),
 trains the fitness model after every round, and picks what to measure from a
 scored pool of individuals with epsilon-greedy, never a program measured before.
+Before any model has learnt (:meth:`ModelGuidedStrategy.model_guides`), a round
+is constrained random samples.
 
 Fitness models (``fitness=``):
 
@@ -238,7 +240,18 @@ class ModelGuidedStrategy(HeronStrategy):
         """The scored pool to pick ``n`` measurements from (subclasses)."""
         raise NotImplementedError
 
+    def model_guides(self) -> bool:
+        """Whether the fitness model can tell individuals apart: MetaSchedule's cost model always
+        can; Heron's models once one of them has learnt from two measured programs."""
+        return self.options.fitness != "knob" or any(model.is_fitted for model in self.models)
+
     def _propose(self, n: int):
+        if not self.model_guides():
+            # A task's first round (no records to start from): every individual would score the
+            # same, so evolving or annealing a population would cost seconds of CPU a round and
+            # still pick at random. Measure constrained random samples, as Heron's first round does.
+            yield from self.random_proposals(2 * n, set(self.measured))
+            return
         pool, scores = self._search(n)
         fresh = [i for i, ind in enumerate(pool) if ind.key not in self.measured]
         # Shuffled: equal scores (an unfitted model scores all alike) are then
