@@ -176,12 +176,10 @@ def test_qdq_lowering_is_integer_and_equals_onnxruntime(files, kind):
     assert fallback.op == "nn.softmax" and "no integer form" in fallback.reason
 
 
-def test_qdq_matmuls_with_bias_and_residual_adds(tmp_path):
-    """ONNX MatMul + Add (not Gemm): the matmuls are integer and tensorizable, the adds stay float and
-    are reported; every quantized tensor still equals ONNX Runtime's."""
+def _qdq_mlp(tmp_path, blocks: int = 1):
+    """``blocks`` residual blocks ``x + (relu(x @ w1 + b1) @ w2 + b2)`` (their own weights, so their own
+    calibrated scales), quantized to QDQ with per-channel weights; every quantized tensor an output."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
-    from tvm_heron.relax.tasks import plan_tasks
 
     rng = np.random.default_rng(0)
 
@@ -189,12 +187,18 @@ def test_qdq_matmuls_with_bias_and_residual_adds(tmp_path):
         return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
 
     node = helper.make_node
-    nodes = [node("MatMul", ["x", "w1"], ["m1"]), node("Add", ["m1", "b1"], ["a1"]), node("Relu", ["a1"], ["r1"]),
-             node("MatMul", ["r1", "w2"], ["m2"]), node("Add", ["m2", "b2"], ["a2"]), node("Add", ["a2", "x"], ["y"])]
+    nodes, weights, x = [], [], "x"
+    for i in range(blocks):
+        nodes += [node("MatMul", [x, f"w1_{i}"], [f"m1_{i}"]), node("Add", [f"m1_{i}", f"b1_{i}"], [f"a1_{i}"]),
+                  node("Relu", [f"a1_{i}"], [f"r1_{i}"]), node("MatMul", [f"r1_{i}", f"w2_{i}"], [f"m2_{i}"]),
+                  node("Add", [f"m2_{i}", f"b2_{i}"], [f"a2_{i}"]), node("Add", [f"a2_{i}", x], [f"y{i}"])]
+        weights += [weight(f"w1_{i}", (32, 64), 0.2), weight(f"b1_{i}", (64,), 0.1),
+                    weight(f"w2_{i}", (64, 32), 0.15 * (i + 1)), weight(f"b2_{i}", (32,), 0.1)]
+        x = f"y{i}"
+    nodes[-1].output[0] = "y"
     graph = helper.make_graph(
         nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 32])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 32])],
-        [weight("w1", (32, 64), 0.2), weight("b1", (64,), 0.1), weight("w2", (64, 32), 0.15), weight("b2", (32,), 0.1)])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 32])], weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "mlp.onnx"))
@@ -209,17 +213,45 @@ def test_qdq_matmuls_with_bias_and_residual_adds(tmp_path):
     quantize_static(str(tmp_path / "mlp.onnx"), str(tmp_path / "mlp_qdq.onnx"), Reader(),
                     quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8)
-    quantized, names = _with_quantized_outputs(tmp_path / "mlp_qdq.onnx")
-    imported = import_onnx(quantized, {"x": (4, 32)})
-    assert [f.op for f in imported.fallbacks] == ["add"] * 3
-    assert all("an add of two tensors" in f.reason for f in imported.fallbacks)
-    prepared = pipeline.prepare(imported.mod, [], HOST)
+    quantized, _ = _with_quantized_outputs(tmp_path / "mlp_qdq.onnx")
+    return quantized
+
+
+def _equal_onnxruntime(imported, prepared):
     outputs = measure.run_model(pipeline.build(prepared, HOST), HOST, imported.inputs)
     for out, ref in zip(outputs[1:], imported.reference[1:]):
         assert np.array_equal(out, ref)
     assert compare(outputs, imported)["correct"]
+
+
+def test_qdq_matmuls_with_bias_and_residual_adds(tmp_path):
+    """ONNX MatMul + Add (not Gemm): the matmuls are integer and tensorizable, the adds stay float and
+    are reported; every quantized tensor still equals ONNX Runtime's."""
+    from tvm_heron.relax.tasks import plan_tasks
+
+    imported = import_onnx(_qdq_mlp(tmp_path), {"x": (4, 32)})
+    assert [f.op for f in imported.fallbacks] == ["add"] * 3
+    assert all("an add of two tensors" in f.reason for f in imported.fallbacks)
+    prepared = pipeline.prepare(imported.mod, [], HOST)
+    _equal_onnxruntime(imported, prepared)
     plans = plan_tasks(ms.relax_integration.extract_tasks(prepared, HOST), HOST)
     assert sum(p.intrinsic == INT8 for p in plans if "matmul" in p.name) == 2
+
+
+def test_layers_that_differ_only_in_their_scales_share_their_kernels(tmp_path):
+    """Three blocks alike but for their weights and calibrated scales: one tuning task per kernel,
+    called three times (a scale or zero point written into a kernel as an immediate would make
+    a task per layer), and every quantized tensor still equals ONNX Runtime's."""
+    model = _qdq_mlp(tmp_path, blocks=3)
+    scales = {n.input[1] for n in model.graph.node if n.op_type == "QuantizeLinear"}
+    values = {float(numpy_helper.to_array(t)) for t in model.graph.initializer if t.name in scales}
+    assert len(values) >= 6  # the blocks' activation scales differ
+    imported = import_onnx(model, {"x": (4, 32)})
+    prepared = pipeline.prepare(imported.mod, [], HOST)
+    _equal_onnxruntime(imported, prepared)
+    tasks = ms.relax_integration.extract_tasks(prepared, HOST)
+    matmuls = [t for t in tasks if "matmul" in t.task_name]
+    assert len(matmuls) == 2 and [int(t.weight) for t in matmuls] == [3, 3], [t.task_name for t in tasks]
 
 
 def test_qdq_model_tuned_end_to_end(files, tmp_path):

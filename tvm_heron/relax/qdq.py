@@ -184,20 +184,36 @@ class _Pattern:
                 f"zero point {self.x.zero}{shifted}")
 
 
+def _operand(value, dtype: str, like: relax.Expr) -> relax.Constant:
+    """A constant operand of an element-wise operator on ``like``; a single value has the shape
+    ``(1,) * ndim``, not ``()``.
+
+    Legalization writes a 0-d constant into the kernel as an immediate, so every layer's own
+    scale or zero point made its own kernel, and so its own tuning task (a QDQ BERT-base: 162
+    tasks). As a tensor it is a kernel parameter: the layers share their kernels and their
+    tuning. The values and the arithmetic are the same.
+    """
+    array = np.asarray(value, dtype)
+    if array.ndim == 0:
+        array = array.reshape((1,) * like.ty.ndim)
+    return relax.const(array)
+
+
 def _requantize(bb, acc, mult: np.ndarray, zero: int, out_dtype: str, *, relu: bool = False):
     """``clip(round(float32(acc) * mult) + zero)`` as ``out_dtype`` (round half to even)."""
-    scaled = relax.op.multiply(relax.op.astype(acc, "float32"), relax.const(mult.astype(np.float32)))
+    scaled = relax.op.multiply(relax.op.astype(acc, "float32"), _operand(mult, "float32", acc))
     return _round_and_saturate(bb, scaled, zero, out_dtype, low=zero if relu else None)
 
 
 def _round_and_saturate(bb, scaled, zero: int, out_dtype: str, *, low: int | None = None):
     """``clip(round(scaled) + zero)`` as the 8-bit ``out_dtype``, the lower bound raised to ``low``."""
-    shifted = bb.emit(relax.op.add(relax.op.round(bb.emit(scaled)), relax.const(np.float32(zero))))
+    rounded = bb.emit(relax.op.round(bb.emit(scaled)))
+    shifted = bb.emit(relax.op.add(rounded, _operand(zero, "float32", rounded)))
     lowest, high = QRANGE[out_dtype]
     low = lowest if low is None else max(lowest, low)
     # maximum / minimum, not clip: ConvertLayout keeps them in NHWC (it sends clip back to NCHW)
     bounded = relax.op.maximum(relax.op.minimum(shifted, relax.const(np.float32(high))),
-                               relax.const(np.float32(low)))
+                               _operand(low, "float32", shifted))
     return relax.op.astype(bb.emit(bounded), out_dtype)
 
 
@@ -217,7 +233,7 @@ class _MeanPattern:
         bb = mutator.builder_
         wide = bb.emit(relax.op.astype(mutator.visit_expr(self.x.data), "int32"))
         total = bb.emit(relax.op.sum(wide, axis=list(self.axes), keepdims=self.keepdims))
-        acc = bb.emit(relax.op.add(total, relax.const(np.int32(-self.x.zero * self.count))))
+        acc = bb.emit(relax.op.add(total, _operand(-self.x.zero * self.count, "int32", total)))
         # as ONNX Runtime's QLinearGlobalAveragePool: s_x / (s_y * n), in float32
         mult = np.float32(self.x.scale) / (np.float32(self.out_scale) * np.float32(self.count))
         return _requantize(bb, acc, np.asarray(mult), self.out_zero, self.out_dtype)
@@ -423,11 +439,11 @@ def _elementwise(mutator, call: relax.Call):
     if call.op.same_as(DEQUANTIZE):
         if out_dtype != "float32" or in_dtype not in QRANGE:
             return None
-        wide = bb.emit(relax.op.subtract(relax.op.astype(data, "int32"), relax.const(np.int32(zero))))
-        return relax.op.multiply(relax.op.astype(wide, "float32"), relax.const(scale))
+        wide = bb.emit(relax.op.subtract(relax.op.astype(data, "int32"), _operand(zero, "int32", data)))
+        return relax.op.multiply(relax.op.astype(wide, "float32"), _operand(scale, "float32", wide))
     if out_dtype not in QRANGE or in_dtype != "float32":
         return None
-    return _round_and_saturate(bb, relax.op.divide(data, relax.const(scale)), zero, out_dtype)
+    return _round_and_saturate(bb, relax.op.divide(data, _operand(scale, "float32", data)), zero, out_dtype)
 
 
 @relax.expr_functor.mutator
