@@ -1,7 +1,7 @@
 """Tuning runs that are killed, run side by side, or lose their RPC servers: no record is lost.
 
-Real ``tvm-heron tune`` processes on small int8 GEMMs. The default run has
-3 kill cycles; ``-m slow`` adds the 20-cycle version.
+Real ``tvm-heron tune`` processes on small int8 GEMMs. The default run kills
+one and finishes the run on its database; ``-m slow`` adds 20 kill cycles.
 """
 
 from __future__ import annotations
@@ -98,9 +98,9 @@ def _kill_cycles(tmp_path, cycles: int, seed: int = 0) -> list[dict]:
     return figures
 
 
-def test_kill_and_restart_two_cycles(tmp_path):
-    figures = _kill_cycles(tmp_path, 2)
-    assert all(f["lost"] == 0 for f in figures)
+def test_kill_and_restart(tmp_path):
+    figures = _kill_cycles(tmp_path, 1)
+    assert [f["lost"] for f in figures] == [0]
 
 
 @pytest.mark.slow

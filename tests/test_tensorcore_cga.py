@@ -26,16 +26,16 @@ def test_cga_proposes_valid_tensorcore_programs():
         search_strategy=ms.search_strategy.SearchStrategy.create("heron-cga", seed=3),
         task_name="main", rand_state=3, num_threads=1,
     )
-    batches = drive(ctx, max_trials=16, per_iter=8)
+    batches = drive(ctx, max_trials=8, per_iter=4)  # the second round is bred from the first's
     candidates = [c for batch in batches for c in batch]
-    assert len(candidates) == 16
+    assert [len(b) for b in batches] == [4, 4]
     assert all("tvm_mma_sync" in c.sch.mod.script() for c in candidates)
     if nvcc_path() is None:
         pytest.skip("nvcc not found: the builder cannot export CUDA modules")
     builder = PersistentBuilder(max_workers=1, timeout_sec=300.0)
     try:
         results = builder.build(
-            [ms.builder.BuilderInput(c.sch.mod, A100) for c in candidates[:2]]
+            [ms.builder.BuilderInput(c.sch.mod, A100) for c in candidates[-1:]]
         )
     finally:
         builder.shutdown()

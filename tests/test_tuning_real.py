@@ -43,7 +43,7 @@ def test_cga_over_rpc(tmp_path):
 
     with LocalRPC(tracker_key="heron-test", silent=True) as rpc:
         runner = TrackedRPCRunner(tracker_host=rpc.tracker_host, tracker_port=rpc.tracker_port,
-                                  tracker_key=rpc.tracker_key, max_workers=2, session_timeout_s=60, wait_s=30)
+                                  tracker_key=rpc.tracker_key, max_workers=1, session_timeout_s=60, wait_s=30)
         workload = make_workload("gemm", (64, 64, 64), "int8")
         result = tune(workload, target=HOST, work_dir=tmp_path, trials=4, strategy="heron-cga",
                       seed=2, trials_per_round=4, runner=runner)

@@ -78,8 +78,11 @@ class TrackedRPCRunner(PyRunner):
         self.config = RPCConfig(tracker_host=tracker_host, tracker_port=int(tracker_port),
                                 tracker_key=tracker_key, session_timeout_sec=int(session_timeout_s))
         self.wait_s = float(wait_s)
+        self.max_workers = max_workers
         self.failure: RPCUnavailableError | None = None
-        self._inner = RPCRunner(rpc_config=self.config, max_workers=max_workers)
+        # Made at the first batch, once a server is there: RPCRunner's start checks the
+        # tracker from a new worker process (seconds), which a run with no server need not wait for.
+        self._inner: RPCRunner | None = None
 
     def run(self, runner_inputs):
         try:
@@ -90,6 +93,8 @@ class TrackedRPCRunner(PyRunner):
             self.failure = err
             raise
         logger.debug("RPC: %d servers for key %s", servers, self.config.tracker_key)
+        if self._inner is None:
+            self._inner = RPCRunner(rpc_config=self.config, max_workers=self.max_workers)
         return self._inner.run(runner_inputs)
 
 
