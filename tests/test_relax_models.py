@@ -105,6 +105,33 @@ def test_erf_and_gelu_become_the_vectorising_polynomial():
     np.testing.assert_allclose(got, expected, atol=2e-6)
 
 
+def test_a_gather_is_planned_untuned_and_left_out_of_the_tuning(monkeypatch, tmp_path):
+    """An embedding's take reads at indices it loads: MetaSchedule's random inputs would crash its
+    measurement, so its plan says why it is not tuned and the task scheduler never gets it."""
+    from tvm import relax
+    from tvm.script import relax as R
+
+    from tvm_heron.relax import tune as relax_tune
+
+    bb = relax.BlockBuilder()
+    ids = relax.Var("ids", R.Tensor((1, 16), "int64"))
+    with bb.function("main", [ids]):
+        with bb.dataflow():
+            table = relax.const(np.ones((100, 32), "float32"))
+            emb = bb.emit(relax.op.take(table, ids, axis=0))
+            out = bb.emit_output(relax.op.matmul(emb, relax.const(np.ones((32, 64), "float32"))))
+        bb.emit_func_output(out)
+    prepared = pipeline.prepare(bb.get(), {}, HOST)
+    plans = {p.name: p for p in plan_tasks(ms.relax_integration.extract_tasks(prepared, HOST), HOST)}
+    take = next(p for name, p in plans.items() if "take" in name)
+    assert not take.tuned and "a gather" in take.fallback
+    assert all(p.tuned for p in plans.values() if p is not take)
+    given = []
+    monkeypatch.setattr(ms.tune, "tune_tasks", lambda tasks, **_: given.extend(t.task_name for t in tasks))
+    relax_tune._tune(list(plans.values()), HOST, tmp_path, None, 8, 4, None, 0, None, 30.0)
+    assert sorted(given) == sorted(name for name, p in plans.items() if p.tuned)
+
+
 def test_plan_tensorizes_convs_and_falls_back_elsewhere(monkeypatch):
     model, prepared = _prepared("small-cnn")
     extracted = ms.relax_integration.extract_tasks(prepared, HOST)

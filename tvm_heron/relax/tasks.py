@@ -22,6 +22,7 @@ from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
 from tvm.target import Target
 from tvm.tirx.analysis import undefined_vars
+from tvm.ir.expr import Expr, TensorLoad
 from tvm.tirx.expr import IterVar
 
 from ..errors import HeronError, UnsupportedTargetError
@@ -62,6 +63,9 @@ class TaskPlan:
         The tensor intrinsic of the Heron space.
     fallback : str or None
         Why the task did not get what was asked for (None when it did).
+    tuned : bool
+        False for a task that cannot be measured (:func:`gather_reason`): it is
+        left out of the tuning and built unscheduled.
     """
 
     name: str
@@ -71,6 +75,7 @@ class TaskPlan:
     strategy: str
     intrinsic: str | None = None
     fallback: str | None = None
+    tuned: bool = True
 
     @property
     def tensorized(self) -> bool:
@@ -157,6 +162,30 @@ def is_grouped(block) -> bool:
     return bool(used[0] and used[1]) and (used[0] <= used[1] or used[1] <= used[0])
 
 
+def gather_reason(mod: IRModule) -> str | None:
+    """Why a task cannot be measured, when a block reads at an index it loads from a buffer (a
+    gather: an embedding's ``take``), else None.
+
+    MetaSchedule's runners fill every input with random values: random indices fall outside the
+    table and the measurement crashes its worker ("Subprocess terminated").
+    """
+    sch = Schedule(mod)
+    for block in sch.get_child_blocks(sch.get_sblock("root")):
+        if any(_loads(r.min) for region in sch.get(block).reads for r in region.region):
+            return ("reads at indices it loads from an input (a gather): MetaSchedule's runner fills "
+                    "inputs at random, out of its bounds, so it is not tuned")
+    return None
+
+
+def _loads(expr) -> bool:
+    """Whether a TIR expression reads a buffer anywhere in it."""
+    if isinstance(expr, TensorLoad):
+        return True
+    children = [getattr(expr, name, None) for name in ("a", "b", "value", "condition", "true_value", "false_value")]
+    children += list(getattr(expr, "args", None) or ())
+    return any(isinstance(c, Expr) and _loads(c) for c in children)
+
+
 def _input_dtypes(block) -> tuple[str, ...]:
     written = {w.source.name for w in block.writes}
     return tuple(sorted({str(r.source.dtype) for r in block.reads if r.source.name not in written}))
@@ -182,6 +211,11 @@ def plan_tasks(
     plans = []
     for task in extracted:
         mod = task.dispatched[0]
+        gather = gather_reason(mod)
+        if gather is not None:
+            plans.append(TaskPlan(task.task_name, int(task.weight), mod, DEFAULT, strategy, None, gather, tuned=False))
+            logger.info("task %s: not tuned (%s)", task.task_name, gather)
+            continue
         intrin = tensorizable(mod, target) if space == HERON else None
         kind, fallback = (HERON, None) if intrin else (DEFAULT, None)
         if space == HERON and not intrin:

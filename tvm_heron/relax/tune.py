@@ -202,6 +202,9 @@ def compare(outputs, model) -> dict:
 
 
 def _tune(plans, target, work_dir, database, trials, per_round, per_task, seed, runner, timeout_s):
+    plans = [p for p in plans if p.tuned]
+    if not plans:
+        return
     builder = PersistentBuilder(max_workers=cores_of(target), timeout_sec=timeout_s)
     try:
         # MetaSchedule configures its loggers (per task here) with dictConfig: foreign
