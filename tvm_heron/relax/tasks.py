@@ -18,11 +18,11 @@ import logging
 
 import attrs
 from tvm.ir import IRModule
+from tvm.ir.expr import Expr, TensorLoad
 from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
 from tvm.target import Target
 from tvm.tirx.analysis import undefined_vars
-from tvm.ir.expr import Expr, TensorLoad
 from tvm.tirx.expr import IterVar
 
 from ..errors import HeronError, UnsupportedTargetError
