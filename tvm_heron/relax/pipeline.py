@@ -11,7 +11,8 @@ the database's records (keyed by the PrimFunc's structure) would not apply.
 3. on CPUs, convert 2-d convolutions to NHWC activations and OHWI weights:
    the channel is then the innermost axis, which the VNNI / AVX-512 rule
    tensorizes (in NCHW the 4 reduction channels of a dot product are a whole
-   image plane apart);
+   image plane apart); a convolution of 3 channels (an RGB image) is padded
+   to 4, the intrinsics' depth (:mod:`~tvm_heron.relax.channels`);
 4. library dispatch, legalisation to TIR, constant folding, operator fusion;
 5. mark each kernel's weight parameters as layout-free, so that a rule may
    repack them: after tuning, :func:`build` splits such packing stages out of
@@ -27,6 +28,8 @@ from tvm.ir import IRModule
 from tvm.ir.transform import PassContext
 from tvm.relax import pipeline as relax_pipeline
 from tvm.target import Target
+
+from .channels import pad_conv_channels_pass
 
 #: Layout of 2-d convolutions on CPU targets: (activations, weights).
 CPU_CONV_LAYOUT = ("NHWC", "OHWI")
@@ -66,6 +69,7 @@ def prepare(mod: IRModule, params, target: Target, *, accumulate: str | None = N
     if target.kind.name == "llvm":
         data, kernel = CPU_CONV_LAYOUT
         passes.append(relax.transform.ConvertLayout({"relax.nn.conv2d": [data, kernel]}))
+        passes.append(pad_conv_channels_pass(target))
     passes += [
         *_or_empty(relax_pipeline.library_dispatch_passes, target),
         relax.transform.LegalizeOps(customize_legalize_map={"relax.nn.gelu": _gelu_fast_erf,
