@@ -91,8 +91,9 @@ def test_mobilenetv2_small_int8_compiles_and_names_its_depthwise_fallback(cache)
     depthwise = [p for p in plans.values() if p.fallback and DEPTHWISE in p.fallback]
     assert len(depthwise) == 3  # one per inverted residual block
     assert all(p.space == "default" and "conv2d" in p.name for p in depthwise)
-    # the 1x1 convolutions: 16->16; 16->96, 96->32; 32->192, 192->32; 32->64
-    assert sum(p.tensorized and "conv2d" in p.name for p in plans.values()) == 6
+    # the 3x3 stem over the RGB image (3 channels padded to 4) and the 1x1 convolutions:
+    # 16->16; 16->96, 96->32; 32->192, 192->32; 32->64
+    assert sum(p.tensorized and "conv2d" in p.name for p in plans.values()) == 7
     outputs = measure.run_model(pipeline.build(prepared, HOST), HOST, model.inputs)
     assert compare(outputs, model)["correct"]
     assert agreement(outputs, model.reference, model.quant_steps[0]).verdict in ("exact", "within one step")
