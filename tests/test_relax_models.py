@@ -236,3 +236,24 @@ def test_cuda_model_builds_with_tensorcore_kernels_without_a_gpu(capsys):
     if not tvm.cuda(0).exist:
         with pytest.raises(HeronError, match="no CUDA device"):
             tune_model(load_model("bert-tiny"), target=target, work_dir="unused", trials=4)
+
+
+def test_a_model_is_tuned_with_its_weights_out_of_the_caches(monkeypatch, tmp_path):
+    """By default each kernel is measured cold (one call after flushing all but its first argument,
+    as in the model's forward pass); ``cold_weights=False`` is MetaSchedule's warm default, and a
+    given runner is used as it is."""
+    from tvm_heron.relax import tune as relax_tune
+
+    runner = measure.cold_weights_runner()
+    config = runner.evaluator_config
+    assert config.enable_cpu_cache_flush and config.number == 1 and config.min_repeat_ms == 0
+    used = []
+    monkeypatch.setattr(relax_tune, "_tune", lambda *args: used.append(args[8]))
+    model = load_model("int8-mlp")
+    mine = ms.runner.LocalRunner()
+    for options in ({}, {"cold_weights": False}, {"runner": mine}):
+        tune_model(model, target=HOST, work_dir=tmp_path, trials=4, measure_untuned=False, check=False,
+                   repeat=1, **options)
+    cold, warm, given = used
+    assert isinstance(cold, ms.runner.LocalRunner) and cold.evaluator_config.enable_cpu_cache_flush
+    assert warm is None and given is mine

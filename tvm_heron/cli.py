@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--work-dir", default="runs/tvm-heron-model", help="database and logs")
     model.add_argument("--seed", type=_non_negative, default=None)
     model.add_argument("--no-untuned", action="store_true", help="skip timing the untuned model")
+    model.add_argument("--warm-weights", action="store_true",
+                       help="CPU: measure kernels with warm caches (MetaSchedule's default); by default "
+                       "each kernel runs with its weights flushed from the caches, as in the model")
     model.add_argument(
         "--build-only",
         action="store_true",
@@ -288,7 +291,8 @@ def _tune_model(args) -> int:
     if args.build_only:
         return _build_model_only(model, target, args.seed or 0)
     result = tune_model(model, target=target, max_trials_per_task=args.max_trials_per_task,
-                        measure_untuned=not args.no_untuned, **_search_options(args))
+                        measure_untuned=not args.no_untuned, cold_weights=not args.warm_weights,
+                        **_search_options(args))
     _write_json(args.json, result)
     print(result.table())
     tensorized = sum(t.tensorized for t in result.tasks)

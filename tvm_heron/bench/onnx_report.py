@@ -43,7 +43,8 @@ def render_markdown(results: dict) -> str:
         f"inference mode). Latency: median (min) of {s['rounds']} interleaved rounds, ms. Speedup: "
         "the rival's median over tvm-heron's (> 1: tvm-heron is faster). MACs tensorized: share of the "
         "model's multiply-adds on a tensorized int8 / fp32 kernel. Agreement: max abs difference from "
-        "ONNX Runtime's outputs on the same input.",
+        "ONNX Runtime's outputs on the same input. Tuned ms: one call of the task's best kernel as "
+        "tuning measured it, its weights flushed from the caches first (as in the model).",
         "",
         "| model | dtype | " + " | ".join(t for _, t in CANDIDATES[:1] + tuple(rivals)) + " | "
         + " | ".join(f"vs {t}" for _, t in rivals)

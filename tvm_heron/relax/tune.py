@@ -118,6 +118,7 @@ def tune_model(
     trials_per_round: int = 8,
     max_trials_per_task: int | None = None,
     runner=None,
+    cold_weights: bool = True,
     builder_timeout_s: float = 120.0,
     measure_untuned: bool = True,
     check: bool = True,
@@ -135,6 +136,13 @@ def tune_model(
         with ``strategy="evolutionary"`` is MetaSchedule's baseline.
     max_trials_per_task : int, optional
         Cap per task (default: the global budget).
+    runner : MetaSchedule runner, optional
+        Where candidates are measured (default: locally, see ``cold_weights``).
+    cold_weights : bool
+        Without a ``runner``, on a CPU: measure each kernel with its weights
+        out of the caches, as it runs in the model
+        (:func:`~tvm_heron.relax.measure.cold_weights_runner`); False measures
+        it warm, MetaSchedule's default.
     measure_untuned : bool
         Also time every task and the model before tuning (unscheduled kernels).
     check : bool
@@ -154,6 +162,8 @@ def tune_model(
     before = {p.name: _traces(database, p) for p in plans}
     start = time.perf_counter()
     if trials > 0:
+        if runner is None and cold_weights and target.kind.name == "llvm":
+            runner = measure.cold_weights_runner()
         _tune(plans, target, work_dir, database, trials, trials_per_round, max_trials_per_task,
               seed, runner, builder_timeout_s)
     elapsed = time.perf_counter() - start
