@@ -30,6 +30,11 @@ def isa_target(description, cores: int = 2) -> Target:
     return Target({"kind": "llvm", "mcpu": description.example_cpu, "num-cores": cores})
 
 
+def asm_of(executable) -> str:
+    """The assembly of a built Relax model's kernels (its VM executable's own source is empty)."""
+    return "".join(m.inspect_source("asm") for m in executable.mod.imports if m.kind == "llvm")
+
+
 def runs_here(target) -> bool:
     """Whether this machine can execute code built for ``target``."""
     return not missing_host_features(target)

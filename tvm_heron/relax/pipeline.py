@@ -13,7 +13,9 @@ the database's records (keyed by the PrimFunc's structure) would not apply.
    tensorizes (in NCHW the 4 reduction channels of a dot product are a whole
    image plane apart); a convolution of 3 channels (an RGB image) is padded
    to 4, the intrinsics' depth (:mod:`~tvm_heron.relax.channels`);
-4. library dispatch, legalisation to TIR, constant folding, operator fusion;
+4. library dispatch, legalisation to TIR (transcendental functions as
+   polynomials that vectorise, :mod:`~tvm_heron.relax.fast_math`), constant
+   folding, operator fusion;
 5. mark each kernel's weight parameters as layout-free, so that a rule may
    repack them: after tuning, :func:`build` splits such packing stages out of
    the kernels and folds them into the constants (packed once, at build time).
@@ -29,6 +31,7 @@ from tvm.ir.transform import PassContext
 from tvm.relax import pipeline as relax_pipeline
 from tvm.target import Target
 
+from . import fast_math
 from .channels import pad_conv_channels_pass
 
 #: Layout of 2-d convolutions on CPU targets: (activations, weights).
@@ -72,8 +75,8 @@ def prepare(mod: IRModule, params, target: Target, *, accumulate: str | None = N
         passes.append(pad_conv_channels_pass(target))
     passes += [
         *_or_empty(relax_pipeline.library_dispatch_passes, target),
-        relax.transform.LegalizeOps(customize_legalize_map={"relax.nn.gelu": _gelu_fast_erf,
-                                                            "relax.erf": _fast_erf}),
+        *fast_math.passes(target),
+        relax.transform.LegalizeOps(customize_legalize_map=fast_math.LEGALIZE),
         relax.transform.AnnotateTIROpPattern(),
         relax.transform.FoldConstant(),
         relax.transform.FuseOps(),
@@ -84,38 +87,6 @@ def prepare(mod: IRModule, params, target: Target, *, accumulate: str | None = N
     ]
     with target, PassContext(opt_level=3):
         return tvm.transform.Sequential(passes)(mod)
-
-
-def _erf(x):
-    """TOPI's polynomial ``fast_erf`` where it exists (float32 error about 1e-7), else ``erf``.
-
-    The default legalisation calls ``erf``, which LLVM lowers to one libm call
-    per element, and a libm call in a vectorised loop scalarises the whole
-    expression around it: BERT-base's 12 GELUs took about 30 ms of a 165 ms
-    run on this CPU (more than all its attention matmuls), and an int8 BERT's
-    fused matmul + GELU kernel with its quantize steps about 25 ms instead of
-    2. The polynomial vectorises.
-    """
-    from tvm import topi  # pylint: disable=import-outside-toplevel
-
-    return topi.fast_erf(x) if x.dtype in ("float32", "float16") else topi.erf(x)
-
-
-def _fast_erf(bb, call):
-    """``erf`` (an ONNX ``Erf``: exported GELUs) with :func:`_erf`."""
-    return bb.call_te(_erf, call.args[0], primfunc_name_hint="erf")
-
-
-def _gelu_fast_erf(bb, call):
-    """GELU with :func:`_erf`."""
-    from tvm import te, tirx  # pylint: disable=import-outside-toplevel
-
-    def gelu(x: te.Tensor):
-        dtype = x.dtype
-        inner = x * tirx.const(0.5**0.5, dtype)
-        return x * (tirx.const(0.5, dtype) + _erf(inner) * tirx.const(0.5, dtype))
-
-    return bb.call_te(gelu, call.args[0], primfunc_name_hint="gelu")
 
 
 def build(prepared: IRModule, target: Target, database=None):
