@@ -21,13 +21,13 @@ def _stem(channels: int, dtype: str, seed: int = 0):
         data_dtype, weight = "uint8", rng.integers(-128, 128, (16, channels, 7, 7)).astype("int8")
         out_dtype = "int32"
     else:
-        data_dtype, weight, out_dtype = "float32", rng.standard_normal((16, channels, 7, 7)).astype("float32"), ""
+        # no out_dtype, as the ONNX importer writes it
+        data_dtype, weight, out_dtype = "float32", rng.standard_normal((16, channels, 7, 7)).astype("float32"), None
     bb = relax.BlockBuilder()
     x = relax.Var("x", R.Tensor((1, channels, 32, 32), data_dtype))
     with bb.function("main", [x]):
         with bb.dataflow():
-            conv = bb.emit(relax.op.nn.conv2d(x, relax.const(weight), strides=2, padding=3,
-                                              out_dtype=out_dtype or "float32"))
+            conv = bb.emit(relax.op.nn.conv2d(x, relax.const(weight), strides=2, padding=3, out_dtype=out_dtype))
             out = bb.emit_output(relax.op.nn.relu(conv))
         bb.emit_func_output(out)
     data = (rng.integers(0, 256, (1, channels, 32, 32)).astype("uint8") if dtype == "int8"

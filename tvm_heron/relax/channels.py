@@ -101,10 +101,8 @@ class _Pad(relax.PyExprMutator):
             return None
         if int(attrs.groups) != 1 or not self._constant(weight):
             return None
-        out_dtype = str(attrs.out_dtype)
-        if out_dtype in ("", "void"):
-            out_dtype = str(data.ty.dtype)
-        depth = intrinsic_depth(self.target, str(data.ty.dtype), str(weight.ty.dtype), out_dtype)
+        # the result's type: the attribute is unset (None) where the output keeps the input's type
+        depth = intrinsic_depth(self.target, str(data.ty.dtype), str(weight.ty.dtype), str(call.ty.dtype))
         channels = int(weight.ty.shape[3])
         padded = padded_channels(channels, depth) if depth else None
         if padded is None:
