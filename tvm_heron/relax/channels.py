@@ -7,9 +7,10 @@ convolution reads an RGB image, 3 channels, and ran on MetaSchedule's
 default space: on ResNet-50 it took a tenth of the model (4.1 of 43 ms fp32,
 2.1 of 15 ms int8, AMD Zen 5, 2 threads).
 
-:func:`pad_conv_channels` pads such a convolution's channels with zeros, the
-activations at run time (a pad fused into the kernel as its prologue) and
-the constant weight once, here. Zero weights make the padded channels add
+:func:`pad_conv_channels` pads such a convolution's channels with zeros: the
+activations at run time (a pad that fuses with the kernel before it, the
+layout change of the image to NHWC) and the constant weight once, at build
+time (its pad is constant-folded). Zero weights make the padded channels add
 nothing, whatever the activations hold there, so the result is exact in
 every data type, the integer convolutions of a QDQ model included (their
 zero-point corrections sum over the unpadded weight and activations).
