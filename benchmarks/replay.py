@@ -38,6 +38,9 @@ def build_main(argv: list[str]) -> None:
     parser.add_argument("--min-repeat-ms", type=int, default=10, help="length of each repeat")
     parser.add_argument("--noise-sample", type=int, default=64, help="programs measured again for the noise model")
     parser.add_argument("--noise-repeats", type=int, default=5)
+    parser.add_argument("--confirm", type=int, default=32,
+                        help="the fastest programs measured again until they are all confirmed (0: none)")
+    parser.add_argument("--confirm-repeats", type=int, default=5, help="more measurements per confirmed program")
     parser.add_argument("--synthetic", type=int, metavar="SEED", help="made-up latencies (no measuring)")
     parser.add_argument("--seed", type=int, default=0, help="inputs and noise sample")
     args = parser.parse_args(argv)
@@ -50,7 +53,8 @@ def build_main(argv: list[str]) -> None:
         measure = SyntheticLatency(args.synthetic) if args.synthetic is not None else None
         table = build_table(standard_spec(name), out, measure=measure, repeat=args.repeat,
                             min_repeat_ms=args.min_repeat_ms, noise_sample=args.noise_sample,
-                            noise_repeats=args.noise_repeats, seed=args.seed)
+                            noise_repeats=args.noise_repeats, confirm=args.confirm,
+                            confirm_repeats=args.confirm_repeats, seed=args.seed)
         print(f"{name}: {json.dumps(table.summary())} in {time.perf_counter() - start:.0f} s -> {out}")
 
 

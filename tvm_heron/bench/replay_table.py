@@ -15,7 +15,11 @@ holds
   which is all a MetaSchedule builder sees of a candidate), its latency or
   its failure, and whether it satisfies the target's constraint model (the
   points Heron's strategies can propose);
-* a :class:`NoiseModel` from repeated measurements of a sample of programs.
+* a :class:`NoiseModel` from repeated measurements of a sample of programs;
+* the *confirmation* of its fastest programs: each measured again in
+  interleaved rounds, its latency the median of all its measurements, so
+  that a single fast reading (seen: a conv2d's optimum recorded 3.7x too
+  fast) cannot become the optimum every strategy is scored against.
 
 Points that decide the same program share one measurement.
 """
@@ -204,6 +208,11 @@ class NoiseModel:
         return cls(obj["samples"])
 
 
+def confirmed_latency(measurements: Sequence[float]) -> float:
+    """A confirmed program's latency: the median of all its measurements, the first included."""
+    return float(np.median(np.asarray(measurements, dtype=float)))
+
+
 @attrs.frozen(kw_only=True)
 class ReplayTable:
     """A measured design space (see the module docstring).
@@ -222,6 +231,10 @@ class ReplayTable:
         no strategy can propose them).
     created : str
         ISO date of the measurement.
+    confirmation : dict
+        ``{"count", "repeats", "programs": {program: [first, again, ...]}}``:
+        the fastest programs measured again (see :func:`confirmed_latency`);
+        empty for a table built before confirmation existed.
     """
 
     spec: TableSpec
@@ -231,6 +244,7 @@ class ReplayTable:
     noise: NoiseModel | None = None
     rejected: int = 0
     created: str = ""
+    confirmation: dict = attrs.field(factory=dict, eq=False)
     _programs: dict = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -286,6 +300,7 @@ class ReplayTable:
             "summary": self.summary(),
             "rejected": self.rejected,
             "noise": self.noise.to_json() if self.noise else None,
+            "confirmation": self.confirmation,
             "points": [p.to_json() for p in self.points],
         }
 
@@ -308,6 +323,7 @@ class ReplayTable:
             noise=NoiseModel.from_json(obj["noise"]) if obj.get("noise") else None,
             rejected=int(obj.get("rejected", 0)),
             created=str(obj.get("created", "")),
+            confirmation=dict(obj.get("confirmation") or {}),
         )
 
     def save(self, path: str | Path) -> Path:

@@ -42,7 +42,7 @@ from ..ops import make_workload
 from ..space import analyze, heron_space, postprocess, replay
 from ..target import cpu_name, host_target, instruction_set
 from .machine import describe
-from .replay_table import NoiseModel, ReplayTable, TablePoint, TableSpec, program_key
+from .replay_table import NoiseModel, ReplayTable, TablePoint, TableSpec, confirmed_latency, program_key
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +300,8 @@ def build_table(
     min_repeat_ms: int = 10,
     noise_sample: int = 64,
     noise_repeats: int = 5,
+    confirm: int = 32,
+    confirm_repeats: int = 5,
     seed: int = 0,
     limit: int = MAX_POINTS,
 ) -> ReplayTable:
@@ -318,6 +320,10 @@ def build_table(
     noise_sample, noise_repeats : int
         Programs measured again for the noise model, and how many times each
         (interleaved rounds); 0 skips the noise model.
+    confirm, confirm_repeats : int
+        The fastest programs measured again, and how many times each, until
+        the ``confirm`` fastest are all confirmed (see :func:`_confirm_fastest`);
+        0 skips the confirmation.
     seed : int
         Seeds the inputs and the noise sample.
     limit : int
@@ -348,6 +354,7 @@ def build_table(
                                      result.error, item.in_model))
             if n % 500 == 0:
                 logger.info("table %s: %d points, %.0f s", spec.name, n, time.perf_counter() - start)
+        points, confirmation = _confirm_fastest(points, schedules, timer, confirm, confirm_repeats)
         noise = _noise_model(points, schedules, timer, noise_sample, noise_repeats, seed)
     finally:
         progress.close()
@@ -359,7 +366,7 @@ def build_table(
             "timer": "synthetic" if measure is not None else "KernelTimer",
             "seconds": round(time.perf_counter() - start, 1),
         },
-        created=datetime.date.today().isoformat(),
+        created=datetime.date.today().isoformat(), confirmation=confirmation,
     )
     table.save(out)
     progress.path.unlink()
@@ -373,20 +380,55 @@ def _noise_model(points, schedules, timer, sample: int, repeats: int, seed: int)
         return None
     rng = np.random.default_rng(seed)
     chosen = [good[i] for i in sorted(rng.choice(len(good), size=min(sample, len(good)), replace=False))]
+    values = _measure_again(chosen, schedules, timer, repeats)
+    return NoiseModel([(p, v) for p, v in values.items() if v])
+
+
+def _measure_again(programs: list, schedules: dict, timer, repeats: int) -> dict[str, list[float]]:
+    """``repeats`` more latencies of each program, in interleaved rounds (rotated each round)."""
     runtimes = {}
     if isinstance(timer, KernelTimer):
-        runtimes = {p: timer.compile(schedules[p].sch) for p in chosen}
-    values: dict[str, list[float]] = {p: [] for p in chosen}
+        runtimes = {p: timer.compile(schedules[p].sch) for p in programs}
+    values: dict[str, list[float]] = {p: [] for p in programs}
     for round_index in range(repeats):
-        order = chosen[round_index % len(chosen):] + chosen[: round_index % len(chosen)]
-        for program in order:
+        shift = round_index % len(programs) if programs else 0
+        for program in programs[shift:] + programs[:shift]:
             if runtimes.get(program) is not None:
                 values[program].append(timer.time(runtimes[program]))
             elif not runtimes:
                 result = timer(schedules[program])
                 if result.latency_s is not None:
                     values[program].append(result.latency_s)
-    return NoiseModel([(p, v) for p, v in values.items() if v])
+    return values
+
+
+def _confirm_fastest(points: list, schedules: dict, timer, count: int, repeats: int) -> tuple[list, dict]:
+    """The points with their ``count`` fastest programs confirmed, and the confirmation record.
+
+    Each of the fastest programs is measured ``repeats`` more times in
+    interleaved rounds and takes the median of all its measurements
+    (:func:`~tvm_heron.bench.replay_table.confirmed_latency`). A program that
+    falls back lets an unconfirmed one into the fastest ``count``, which is
+    then confirmed in turn, until the fastest ``count`` are all confirmed.
+    """
+    if not count or not repeats:
+        return points, {}
+    measured: dict[str, list[float]] = {}
+    latency = {p.program: p.latency_s for p in points if p.latency_s is not None}
+    while True:
+        fastest = sorted(latency, key=latency.get)[:count]
+        todo = [p for p in fastest if p not in measured]
+        if not todo:
+            break
+        again = _measure_again(todo, schedules, timer, repeats)
+        for program in todo:
+            measured[program] = [latency[program], *again[program]]
+            latency[program] = confirmed_latency(measured[program])
+    changed = [p for p in measured if abs(latency[p] / measured[p][0] - 1) > 0.1]
+    if changed:
+        logger.info("confirmation moved %d of %d programs by more than 10%%", len(changed), len(measured))
+    points = [attrs.evolve(p, latency_s=latency[p.program]) if p.program in measured else p for p in points]
+    return points, {"count": count, "repeats": repeats, "programs": measured}
 
 
 class SyntheticLatency:
