@@ -273,3 +273,21 @@ def test_ablation_variants_start_from_the_base_options():
     assert names[:2] == ("heron-cga", "heron-crand") and len(names) == 2 + len(ABLATIONS)
     assert options["heron-cga@raw"] == {**SMALL["heron-cga"], "features": "raw"}
     tvm_heron.strategies.registry.create("heron-cga", **options["heron-cga@heron"])  # valid options
+
+
+def _unroll_candidates(spec) -> list:
+    return [[int(c) for c in inst.attrs[0]] for space in open_task(spec).spaces
+            for inst in space.trace.insts if inst.kind.name == "SampleCategorical"]
+
+
+def test_a_metaschedule_table_can_narrow_the_unroll_choices():
+    # MetaSchedule's default 64 and 512 unroll steps take 10-120 s a program to compile on a
+    # dense 1x512x512: a table's spec narrows them and keeps every other default rule.
+    fields = {"name": "ms", "op": "gemm", "shape": (1, 16, 16), "dtype": "float32", "layout": "plain",
+              "generator": "metaschedule", "target": {"kind": "llvm", "mcpu": "znver5", "num-cores": 2}}
+    default = _unroll_candidates(TableSpec(**fields))
+    narrowed = _unroll_candidates(TableSpec(**fields, rule_options={"unroll_max_steps": [0, 16]}))
+    assert default and all(c == [0, 16, 64, 512] for c in default)
+    assert len(narrowed) == len(default) and all(c == [0, 16] for c in narrowed)
+    spec = TableSpec(**fields, rule_options={"unroll_max_steps": [0, 16]})
+    assert TableSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec

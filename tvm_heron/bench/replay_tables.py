@@ -52,7 +52,7 @@ MAX_POINTS = 50_000
 _SMALL_HERON = {"spatial_levels": 3, "write_back_levels": [1], "direct_output": False}
 
 #: The benchmark's tables: name -> the spec's fields but the target (the building
-#: machine's). Structural points: 16800, 8640, 17640 and 48. Heron's spaces are
+#: machine's). Structural points: 16800, 8640, 4410 and 48. Heron's spaces are
 #: made smaller than its defaults (3 spatial tile levels, one write-back level)
 #: so that every point can be measured; each keeps a serial and a parallel space.
 STANDARD_TABLES = {
@@ -63,7 +63,8 @@ STANDARD_TABLES = {
     "c2d_int8_7x7x64_3x3": {"op": "c2d", "shape": (1, 7, 7, 64, 64, 3, 3, 1, 1, 1), "dtype": "int8",
                             "rule_options": _SMALL_HERON},
     "ms_dense_fp32_1x512x512": {"op": "gemm", "shape": (1, 512, 512), "dtype": "float32",
-                                "layout": "plain", "generator": "metaschedule"},
+                                "layout": "plain", "generator": "metaschedule",
+                                "rule_options": {"unroll_max_steps": [0]}},
     "tiny_gemm_int8": {"op": "gemm", "shape": (4, 8, 16), "dtype": "int8",
                        "rule_options": {**_SMALL_HERON, "unroll_max_steps": [0, 64]}},
 }
@@ -101,7 +102,9 @@ class TableTask:
 def space_generator(spec: TableSpec, target: Target):
     """A fresh design-space generator of ``spec`` (one per tuning context)."""
     if spec.generator == "metaschedule":
-        return ms.space_generator.PostOrderApply()
+        if not spec.rule_options:
+            return ms.space_generator.PostOrderApply()
+        return ms.space_generator.PostOrderApply(sch_rules=metaschedule_cpu_rules(**spec.rule_kwargs()))
     if not spec.rule_options:
         return heron_space(target)
     # Imported here: the rules register intrinsics on import.
@@ -109,6 +112,26 @@ def space_generator(spec: TableSpec, target: Target):
     from ..rules.generic import GenericCpuRule  # pylint: disable=import-outside-toplevel
 
     return heron_space(target, rules=[DLBoostRule(**spec.rule_kwargs()), GenericCpuRule()])
+
+
+def metaschedule_cpu_rules(*, unroll_max_steps) -> list:
+    """MetaSchedule's default CPU schedule rules with other unroll choices.
+
+    The default choices (0, 16, 64, 512) make a dense 1x512x512's programs
+    take 10-120 s each to compile at 64 and 512 steps (seen on Zen 5), hours
+    for a table; a table's spec can narrow them. Everything else is
+    MetaSchedule's ``ScheduleRule.create("llvm")``, the arguments of its
+    ``ParallelizeVectorizeUnroll`` included (``DefaultLLVM`` in TVM's
+    ``schedule_rule.cc``).
+    """
+    rules = []
+    for rule in ms.ScheduleRule.create("llvm"):
+        if isinstance(rule, ms.schedule_rule.ParallelizeVectorizeUnroll):
+            rule = ms.schedule_rule.ParallelizeVectorizeUnroll(
+                max_jobs_per_core=16, max_vectorize_extent=64,
+                unroll_max_steps=[int(v) for v in unroll_max_steps], unroll_explicit=True)
+        rules.append(rule)
+    return rules
 
 
 def open_task(spec: TableSpec) -> TableTask:
