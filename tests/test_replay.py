@@ -291,3 +291,16 @@ def test_a_metaschedule_table_can_narrow_the_unroll_choices():
     assert len(narrowed) == len(default) and all(c == [0, 16] for c in narrowed)
     spec = TableSpec(**fields, rule_options={"unroll_max_steps": [0, 16]})
     assert TableSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+
+
+def test_the_evolutionary_search_replays_a_metaschedule_table_without_an_unroll_choice(tmp_path):
+    # One unroll candidate: MetaSchedule's MutateUnroll fails on it (Check failed:
+    # (!weights.empty())), so the table's generator leaves that mutator out.
+    spec = TableSpec(name="ms0", op="gemm", shape=(1, 16, 16), dtype="float32", layout="plain",
+                     generator="metaschedule", rule_options={"unroll_max_steps": [0]},
+                     target={"kind": "llvm", "mcpu": "znver5", "num-cores": 2})
+    mutators = space_generator(spec, open_task(spec).target).mutator_probs
+    assert mutators and not any(isinstance(m, ms.mutator.MutateUnroll) for m in mutators)
+    table = build_table(spec, tmp_path / "ms0.json", measure=SyntheticLatency(seed=2), noise_sample=0)
+    run = replay_run(table, "evolutionary", seed=1, trials=16, per_iter=8, options=SMALL["evolutionary"])
+    assert len(run.latencies) == 16 and run.misses <= 1

@@ -104,7 +104,9 @@ def space_generator(spec: TableSpec, target: Target):
     if spec.generator == "metaschedule":
         if not spec.rule_options:
             return ms.space_generator.PostOrderApply()
-        return ms.space_generator.PostOrderApply(sch_rules=metaschedule_cpu_rules(**spec.rule_kwargs()))
+        options = spec.rule_kwargs()
+        return ms.space_generator.PostOrderApply(sch_rules=metaschedule_cpu_rules(**options),
+                                                 mutator_probs=metaschedule_cpu_mutators(**options))
     if not spec.rule_options:
         return heron_space(target)
     # Imported here: the rules register intrinsics on import.
@@ -132,6 +134,20 @@ def metaschedule_cpu_rules(*, unroll_max_steps) -> list:
                 unroll_max_steps=[int(v) for v in unroll_max_steps], unroll_explicit=True)
         rules.append(rule)
     return rules
+
+
+def metaschedule_cpu_mutators(*, unroll_max_steps) -> dict:
+    """MetaSchedule's default CPU mutators, without ``MutateUnroll`` when there is no choice to mutate.
+
+    ``MutateUnroll`` picks another candidate of the unroll choice; on a choice
+    of one candidate MetaSchedule fails (``Check failed: (!weights.empty())``,
+    seen in its evolutionary search on a table with ``unroll_max_steps`` [0])
+    where it could only have returned the same program.
+    """
+    mutators = ms.Mutator.create("llvm")
+    if len(unroll_max_steps) >= 2:
+        return mutators
+    return {m: p for m, p in mutators.items() if not isinstance(m, ms.mutator.MutateUnroll)}
 
 
 def open_task(spec: TableSpec) -> TableTask:
