@@ -122,16 +122,17 @@ def metaschedule_cpu_rules(*, unroll_max_steps) -> list:
     The default choices (0, 16, 64, 512) make a dense 1x512x512's programs
     take 10-120 s each to compile at 64 and 512 steps (seen on Zen 5), hours
     for a table; a table's spec can narrow them. Everything else is
-    MetaSchedule's ``ScheduleRule.create("llvm")``, the arguments of its
-    ``ParallelizeVectorizeUnroll`` included (``DefaultLLVM`` in TVM's
-    ``schedule_rule.cc``).
+    MetaSchedule's ``ScheduleRule.create("llvm")``, the other arguments of its
+    ``ParallelizeVectorizeUnroll`` read from the default rule itself.
     """
     rules = []
     for rule in ms.ScheduleRule.create("llvm"):
         if isinstance(rule, ms.schedule_rule.ParallelizeVectorizeUnroll):
             rule = ms.schedule_rule.ParallelizeVectorizeUnroll(
-                max_jobs_per_core=16, max_vectorize_extent=64,
-                unroll_max_steps=[int(v) for v in unroll_max_steps], unroll_explicit=True)
+                max_jobs_per_core=int(rule.max_jobs_per_core),
+                max_vectorize_extent=int(rule.max_vectorize_extent),
+                unroll_max_steps=[int(v) for v in unroll_max_steps],
+                unroll_explicit=bool(rule.unroll_explicit))
         rules.append(rule)
     return rules
 
