@@ -176,3 +176,49 @@ def test_tvm_fitness_model_option():
         rounds += 1
     strategy.post_tuning()
     assert rounds == 3
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_point_of_a_measured_program_is_learnt_and_never_proposed_again(name, monkeypatch):
+    """Two points can make one program (MetaSchedule's dense 1x512x512 space: 4410 points, 2436
+    programs). A point rejected because its program was measured is learnt at that program's
+    latency and not proposed again; before, the next rounds proposed it again and again, spending
+    each round's patience on programs already measured. Here programs are made to collide: only
+    the structural hash modulo 32 tells them apart."""
+    from tvm_heron.space import postprocess, replay
+    from tvm_heron.strategies import base
+
+    real = base.structural_hash
+    monkeypatch.setattr(base, "structural_hash", lambda mod: real(mod) % 32)
+
+    def result(cand):
+        return ms.runner.RunnerResult([1e-4 * (1 + real(cand.sch.mod) % 32)], None)
+
+    strategy = FACTORIES[name](4)
+    inner = strategy._inst  # pylint: disable=protected-access
+    proposed = []
+    original = type(inner)._materialize  # pylint: disable=protected-access
+
+    def spy(self, proposal):
+        proposed.append(proposal)
+        return original(self, proposal)
+
+    monkeypatch.setattr(type(inner), "_materialize", spy)
+    ctx = context(strategy)
+    drive(ctx, max_trials=24, per_iter=8, result=result)
+    keys = [p.key for p in proposed]
+    assert len(keys) == len(set(keys)), "a point was proposed twice"
+    latency = {e.program: 1e-4 * (1 + e.program) for e in inner.emitted}
+    emitted = {e.proposal.key for e in inner.emitted}
+    duplicates = 0
+    for proposal in proposed:
+        if proposal.key in emitted:
+            continue
+        space = inner.spaces[proposal.space]
+        sch = postprocess(replay(space, ctx.mod, proposal.point), ctx.space_generator.postprocs)
+        program = real(sch.mod) % 32
+        if program in latency:
+            duplicates += 1
+            assert inner.duplicates[proposal.key] == pytest.approx(latency[program])
+    assert duplicates > 0
+    assert not set(inner.duplicates) & set(inner.measured)

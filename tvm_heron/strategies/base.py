@@ -8,7 +8,10 @@ this base class turns them into MetaSchedule measure candidates:
   already in the database, so that nothing is measured twice, across runs;
 * in ``generate_measure_candidates`` it replays each proposed point (a point
   the replay repairs is rejected), applies the postprocessors, and drops
-  duplicates; it returns ``None`` when the budget is spent or when the
+  duplicates: a point whose program was measured before (two decisions can
+  make the same program) is handed to :meth:`HeronStrategy._on_duplicate`
+  with that program's latency, as soon as it is known, so that a model
+  learns it and the strategy does not propose it again; it returns ``None`` when the budget is spent or when the
   strategy cannot find a new point, which ends the task cleanly (a space
   with no free decision is measured once);
 * every emitted candidate's point satisfies its constraint model (checked);
@@ -63,6 +66,9 @@ ENUMERATE_LIMIT = 4096
 #: A round gives up after this many rejected proposals per wanted candidate
 #: (plus 32): a space whose points all fail the postprocessors ends its task.
 MAX_REJECTED_PER_WANTED = 8
+#: What the base class knows of a program emitted in a batch not measured yet.
+IN_FLIGHT = object()
+_UNSEEN = object()
 
 
 def heron_strategy(cls):
@@ -109,10 +115,14 @@ class Proposal:
 
 @attrs.frozen
 class Emitted:
-    """A proposal that became a measure candidate (kept for inspection and tests)."""
+    """A proposal that became a measure candidate (kept for inspection and tests).
+
+    ``program`` is the structural hash of its scheduled module.
+    """
 
     proposal: Proposal
     sch: Schedule = attrs.field(eq=False, repr=False)
+    program: int = 0
 
 
 class HeronStrategy(PySearchStrategy):
@@ -137,7 +147,10 @@ class HeronStrategy(PySearchStrategy):
         self.emitted: list[Emitted] = []
         self.tally = FailureTally()
         self._tuning = False
-        self._seen: set[int] = set()
+        # Program (structural hash) -> its latency, None if it failed, IN_FLIGHT if not measured yet.
+        self._seen: dict[int, object] = {}
+        # Program in flight -> the proposals found to make it, told once it is measured.
+        self._waiting: dict[int, list[Proposal]] = {}
         self._enumeration: dict[int, list[Proposal]] = {}
         self._max_trials = 0
         self._per_iter = 0
@@ -181,13 +194,13 @@ class HeronStrategy(PySearchStrategy):
         self._enumeration = {}
         self.progress = TuningProgress(self._max_trials, str(ctx.task_name or "task"))
         if self._max_trials == 0:
-            self.spaces, self.records, self._seen = [], [], set()
+            self.spaces, self.records, self._seen, self._waiting = [], [], {}, {}
             return
         start = time.perf_counter()
         self.spaces = self._analyze(design_spaces)
         # Read once: deduplication and the guided strategies' warm start both use them.
         self.records = self._read_records(database)
-        self._seen = self._measured_hashes(self.records)
+        self._seen, self._waiting = self._measured_hashes(self.records), {}
         if self.spaces:
             self._on_pre_tuning()
         CLOCK.add("search", time.perf_counter() - start)
@@ -222,11 +235,12 @@ class HeronStrategy(PySearchStrategy):
             if proposal is None:
                 break
             self._proposed += 1
-            sch = self._materialize(proposal)
-            if sch is None:
+            made = self._materialize(proposal)
+            if made is None:
                 rejected += 1
                 continue
-            self.emitted.append(Emitted(proposal, sch))
+            sch, program = made
+            self.emitted.append(Emitted(proposal, sch, program))
             candidates.append(MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, True)))
         CLOCK.add("search", time.perf_counter() - start)
         if not candidates:
@@ -242,6 +256,10 @@ class HeronStrategy(PySearchStrategy):
         self._commit(measure_candidates, results)  # first: nothing after this can lose the batch
         start = time.perf_counter()
         latencies = [latency_of(r.run_secs) if r.error_msg is None else None for r in results]
+        duplicates = []
+        for emitted, latency in zip(self.emitted[-len(results):], latencies):
+            self._seen[emitted.program] = latency
+            duplicates.extend((p, latency) for p in self._waiting.pop(emitted.program, ()))
         for result, latency in zip(results, latencies):
             kind = self.tally.add(result.error_msg, latency)
             if kind is not None and self.tally.counts[kind] == 1:
@@ -249,6 +267,8 @@ class HeronStrategy(PySearchStrategy):
                                str(result.error_msg).strip()[:2000])
         try:
             self._on_results(measure_candidates, latencies)
+            for proposal, latency in duplicates:
+                self._on_duplicate(proposal, latency)
         except Exception:  # pylint: disable=broad-except  # the batch is committed; go on
             logger.exception("task %s: learning from a batch failed; the search goes on without it",
                              self.context.task_name)
@@ -280,6 +300,13 @@ class HeronStrategy(PySearchStrategy):
 
     def _on_results(self, candidates, latencies: list[float | None]) -> None:
         """Hook when measurements come back: seconds per candidate, None if it failed."""
+
+    def _on_duplicate(self, proposal: Proposal, latency: float | None) -> None:
+        """Hook: ``proposal`` makes a program already measured, at ``latency`` (None: it failed).
+
+        Called when the proposal is rejected, or, if its program is in the
+        batch being measured, after that batch's :meth:`_on_results`.
+        """
 
     # -- helpers -------------------------------------------------------------------------
     def proposal(self, space: int, point: dict, score: float | None = None) -> Proposal:
@@ -360,7 +387,8 @@ class HeronStrategy(PySearchStrategy):
         elif self.tally.failed:
             logger.info("task %s: %s", name, self.tally.summary())
 
-    def _materialize(self, proposal: Proposal) -> Schedule | None:
+    def _materialize(self, proposal: Proposal) -> tuple[Schedule, int] | None:
+        """The proposal's scheduled program and its structural hash; None if rejected."""
         space = self.spaces[proposal.space]
         if not space.model.is_feasible(proposal.point):
             raise AssertionError(f"strategy proposed an infeasible point:\n{space.model.explain(proposal.point)}")
@@ -371,10 +399,15 @@ class HeronStrategy(PySearchStrategy):
             logger.debug("point rejected: %s", err)
             return None
         digest = structural_hash(sch.mod)
-        if digest in self._seen:
-            return None
-        self._seen.add(digest)
-        return sch
+        known = self._seen.get(digest, _UNSEEN)
+        if known is _UNSEEN:
+            self._seen[digest] = IN_FLIGHT
+            return sch, digest
+        if known is IN_FLIGHT:
+            self._waiting.setdefault(digest, []).append(proposal)
+        else:
+            self._on_duplicate(proposal, known)
+        return None
 
     # -- the database ---------------------------------------------------------------------
     def _read_records(self, database) -> list[KnownRecord]:
@@ -414,22 +447,24 @@ class HeronStrategy(PySearchStrategy):
         if not rows:
             return
         self._last_row = max(row.id for row in rows)
-        self._seen |= self._measured_hashes([_known(row) for row in rows if not row.remeasure])
+        for program, latency in self._measured_hashes([_known(row) for row in rows if not row.remeasure]).items():
+            if self._seen.get(program) is not IN_FLIGHT:  # ours in flight: our own result will tell
+                self._seen[program] = latency
 
-    def _measured_hashes(self, records: list[KnownRecord]) -> set[int]:
-        """Structural hashes of the programs of ``records`` (replayed where none was stored)."""
-        seen: set[int] = set()
+    def _measured_hashes(self, records: list[KnownRecord]) -> dict[int, float | None]:
+        """Structural hash -> latency of the programs of ``records`` (replayed where none was stored)."""
+        seen: dict[int, float | None] = {}
         mod = self.context.mod
         for record in records:
             if record.program is not None:
-                seen.add(record.program)
+                seen[record.program] = record.latency
                 continue
             sch = Schedule(mod, seed=1, debug_mask=0)
             try:
                 Trace.apply_json_to_schedule(record.trace, sch)
             except Exception:  # pylint: disable=broad-except
                 continue  # a record of another space: it cannot collide with ours
-            seen.add(structural_hash(sch.mod))
+            seen[structural_hash(sch.mod)] = record.latency
         return seen
 
 

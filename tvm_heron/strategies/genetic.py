@@ -47,7 +47,8 @@ class GeneticStrategy(ModelGuidedStrategy):
             pool=scored,
         )
         order = np.argsort(-scores, kind="stable")
-        self.survivors = [final[i] for i in order[: self.options.n_select] if final[i].key not in self.measured]
+        known = self.known()
+        self.survivors = [final[i] for i in order[: self.options.n_select] if final[i].key not in known]
         if scored is None:
             return final, scores
         # Every individual of every generation: a good child that selection missed stays a candidate.

@@ -3,6 +3,9 @@
 Keeps what was measured (this run and, for a warm start, the database),
 trains the fitness model after every round, and picks what to measure from a
 scored pool of individuals with epsilon-greedy, never a program measured before.
+An individual that turns out to make a program measured under other decisions
+(:meth:`~tvm_heron.strategies.base.HeronStrategy._on_duplicate`) is learnt at
+that program's latency and never proposed again.
 Before any model has learnt (:meth:`ModelGuidedStrategy.model_guides`), a round
 is constrained random samples.
 
@@ -76,6 +79,9 @@ class ModelGuidedStrategy(HeronStrategy):
     def __init__(self, **options) -> None:
         super().__init__(**options)
         self.measured: dict[tuple, float | None] = {}  # individual key -> latency (None: failed)
+        # Individuals that make a program measured under another key (same latency): learnt from and
+        # never proposed again, but not the elite (it would repeat one program).
+        self.duplicates: dict[tuple, float | None] = {}
         self.models: list[KnobModel] = []
         self.feature_maps: list[FeatureMap] = []
         self._model_of: list[int] = []  # space -> index of its model and feature map
@@ -85,6 +91,7 @@ class ModelGuidedStrategy(HeronStrategy):
     # -- lifecycle ---------------------------------------------------------------------
     def _on_pre_tuning(self) -> None:
         self.measured = {}
+        self.duplicates = {}
         self.survivors = []
         self._sch_cache = {}
         seed = int(self.rng.integers(2**31 - 1))
@@ -111,6 +118,14 @@ class ModelGuidedStrategy(HeronStrategy):
         for emitted, latency in zip(batch, latencies):
             self.measured[emitted.proposal.key] = latency
         self._retrain()
+
+    def _on_duplicate(self, proposal, latency) -> None:
+        if proposal.key not in self.measured:
+            self.duplicates[proposal.key] = latency
+
+    def known(self) -> set:
+        """Keys of the individuals whose latency is known (measured, or their program was)."""
+        return set(self.measured) | set(self.duplicates)
 
     def _warm_start(self) -> None:
         """Learn from, and never re-measure, the database's records of this workload.
@@ -145,8 +160,9 @@ class ModelGuidedStrategy(HeronStrategy):
     def _retrain(self) -> None:
         if self.options.fitness != "knob":
             return
-        keys = list(self.measured)
-        targets = fitness_targets([self.measured[k] for k in keys], self.options.target)
+        learnt = {**self.duplicates, **self.measured}
+        keys = list(learnt)
+        targets = fitness_targets([learnt[k] for k in keys], self.options.target)
         for index, model in enumerate(self.models):
             mine = [i for i, key in enumerate(keys) if self._model_of[key[0]] == index]
             if len(mine) < 2:
@@ -250,10 +266,11 @@ class ModelGuidedStrategy(HeronStrategy):
             # A task's first round (no records to start from): every individual would score the
             # same, so evolving or annealing a population would cost seconds of CPU a round and
             # still pick at random. Measure constrained random samples, as Heron's first round does.
-            yield from self.random_proposals(2 * n, set(self.measured))
+            yield from self.random_proposals(2 * n, self.known())
             return
         pool, scores = self._search(n)
-        fresh = [i for i, ind in enumerate(pool) if ind.key not in self.measured]
+        known = self.known()
+        fresh = [i for i, ind in enumerate(pool) if ind.key not in known]
         # Shuffled: equal scores (an unfitted model scores all alike) are then
         # broken at random, not in favour of the first space's samples.
         fresh = [fresh[i] for i in self.rng.permutation(len(fresh))]
@@ -264,7 +281,7 @@ class ModelGuidedStrategy(HeronStrategy):
         # Replacements for picks the base class rejects: the next best.
         taken = set(picked)
         backup = [j for j in np.argsort(-np.asarray(fresh_scores), kind="stable") if int(j) not in taken]
-        proposed = set(self.measured)
+        proposed = known
         for j in [*picked, *(int(j) for j in backup)]:
             ind = pool[fresh[j]]
             proposed.add(ind.key)

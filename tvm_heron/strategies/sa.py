@@ -48,5 +48,6 @@ class SimulatedAnnealing(ModelGuidedStrategy):
                 scores.append(score)
         scores = np.asarray(scores, dtype=float)
         order = np.argsort(-scores, kind="stable")
-        self.survivors = [pool[i] for i in order[: self.options.n_chains // 2] if pool[i].key not in self.measured]
+        known = self.known()
+        self.survivors = [pool[i] for i in order[: self.options.n_chains // 2] if pool[i].key not in known]
         return pool, scores
