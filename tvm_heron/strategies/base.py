@@ -11,8 +11,8 @@ this base class turns them into MetaSchedule measure candidates:
   duplicates: a point whose program was measured before (two decisions can
   make the same program) is handed to :meth:`HeronStrategy._on_duplicate`
   with that program's latency, as soon as it is known, so that a model
-  learns it and the strategy does not propose it again; it returns ``None`` when the budget is spent or when the
-  strategy cannot find a new point, which ends the task cleanly (a space
+  learns it and the strategy does not propose it again; it returns ``None``
+  when the budget is spent or when the strategy cannot find a new point, which ends the task cleanly (a space
   with no free decision is measured once);
 * every emitted candidate's point satisfies its constraint model (checked);
 * it tallies the measurements (:class:`~tvm_heron.outcome.FailureTally`) and
@@ -68,7 +68,6 @@ ENUMERATE_LIMIT = 4096
 MAX_REJECTED_PER_WANTED = 8
 #: What the base class knows of a program emitted in a batch not measured yet.
 IN_FLIGHT = object()
-_UNSEEN = object()
 
 
 def heron_strategy(cls):
@@ -122,7 +121,7 @@ class Emitted:
 
     proposal: Proposal
     sch: Schedule = attrs.field(eq=False, repr=False)
-    program: int = 0
+    program: int
 
 
 class HeronStrategy(PySearchStrategy):
@@ -191,16 +190,16 @@ class HeronStrategy(PySearchStrategy):
         self._max_trials, self._per_iter, self._trials = int(max_trials), int(num_trials_per_iter), 0
         self._database, self._cost_model = database, cost_model
         self.emitted, self.rounds, self.tally = [], [], FailureTally()
-        self._enumeration = {}
+        self._enumeration, self._waiting = {}, {}
         self.progress = TuningProgress(self._max_trials, str(ctx.task_name or "task"))
         if self._max_trials == 0:
-            self.spaces, self.records, self._seen, self._waiting = [], [], {}, {}
+            self.spaces, self.records, self._seen = [], [], {}
             return
         start = time.perf_counter()
         self.spaces = self._analyze(design_spaces)
         # Read once: deduplication and the guided strategies' warm start both use them.
         self.records = self._read_records(database)
-        self._seen, self._waiting = self._measured_hashes(self.records), {}
+        self._seen = self._measured_hashes(self.records)
         if self.spaces:
             self._on_pre_tuning()
         CLOCK.add("search", time.perf_counter() - start)
@@ -399,14 +398,13 @@ class HeronStrategy(PySearchStrategy):
             logger.debug("point rejected: %s", err)
             return None
         digest = structural_hash(sch.mod)
-        known = self._seen.get(digest, _UNSEEN)
-        if known is _UNSEEN:
+        if digest not in self._seen:
             self._seen[digest] = IN_FLIGHT
             return sch, digest
-        if known is IN_FLIGHT:
+        if self._seen[digest] is IN_FLIGHT:
             self._waiting.setdefault(digest, []).append(proposal)
         else:
-            self._on_duplicate(proposal, known)
+            self._on_duplicate(proposal, self._seen[digest])
         return None
 
     # -- the database ---------------------------------------------------------------------
