@@ -234,7 +234,7 @@ def test_register_tile_keeps_enough_accumulators_or_all_it_can(description, m):
         parallel = any("parallel loop" in r for r in reasons)
         least = settled_lower_bound(m, 16 // intrinsic.lanes, most, need, parallel)
         assert lower == ([least] if least else [])
-        assert space.solver.count() > 0
+        assert space.solver.solve() is not None
     if description.name == "avx512_vnni":  # the hand-derived case
         assert settled_lower_bound(2, 1, most, need, True) is None
         assert settled_lower_bound(2, 1, most, need, False) == 2

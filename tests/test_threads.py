@@ -40,37 +40,23 @@ print(json.dumps({"threads": threads, "env": os.environ.get("TVM_NUM_THREADS"),
 """
 
 
-def _start(env_update: dict) -> subprocess.Popen:
+def _probe(env_update: dict) -> dict:
+    """Run the probe in a fresh process (one per test: each is mostly its import)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("TVM_NUM_THREADS", "OMP_NUM_THREADS", "TVM_BIND_THREADS")}
     env.update(env_update)
-    return subprocess.Popen([sys.executable, "-c", PROBE], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def _result(proc: subprocess.Popen) -> dict:
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-2000:]
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def _probe(env_update: dict) -> dict:
-    return _result(_start(env_update))
-
-
-@pytest.fixture(scope="module")
-def probes() -> dict:
-    """The default-run probes, started together (each is mostly its process's start)."""
-    started = {"default": _start({}), "user": _start({"TVM_NUM_THREADS": "1"})}
-    return {name: _result(proc) for name, proc in started.items()}
+    proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 CORES = len(os.sched_getaffinity(0))
 
 
 @pytest.mark.skipif(CORES < 2, reason="needs at least 2 CPUs to tell the counts apart")
-def test_import_sizes_the_pool_to_every_core(probes):
-    got = probes["default"]
+def test_import_sizes_the_pool_to_every_core():
+    got = _probe({})
     assert {k: got[k] for k in ("threads", "env", "cores", "ok")} == {
         "threads": CORES, "env": str(CORES), "cores": CORES, "ok": True}
 
@@ -93,8 +79,8 @@ def _cpu_list() -> str:
         return next(l.split()[1] for l in fh if l.startswith("Cpus_allowed_list"))
 
 
-def test_a_count_the_user_chose_wins(probes):
-    got = probes["user"]
+def test_a_count_the_user_chose_wins():
+    got = _probe({"TVM_NUM_THREADS": "1"})
     assert got["threads"] == 1 and got["env"] == "1"
     # A one-thread pool pins the thread that made it to CPU 0; the target's
     # num-cores, read after that, must still count the machine's cores.

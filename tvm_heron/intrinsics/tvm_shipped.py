@@ -28,7 +28,7 @@ import threading
 
 #: Frames described with their source lines, as ``inspect.stack`` does.
 _FULL_FRAMES = 3
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # reentrant: a register inside an import that holds it
 
 
 def _frame_with_source(frame, context: int) -> inspect.FrameInfo:

@@ -5,7 +5,8 @@ when ``tvm.s_tir.tensor_intrin`` is imported (15-50 s here). Heron's
 TensorCore rule chooses among the three fp16 fragment shapes that CUDA offers,
 ``m x n x k`` = 16x16x16, 32x8x16 and 8x32x16, so this module generates a
 complete set per shape and data-type pair, and registers it with
-:meth:`TensorIntrin.register` only (cheap, at ``import tvm_heron``).
+:meth:`TensorIntrin.register` when a CUDA design space is made (about 1 s, with
+the cheap stack of :mod:`tvm_heron.intrinsics.tvm_shipped`).
 
 One set covers the layout the rule normalises every operator to (see
 :mod:`tvm_heron.rules.tensorcore`): ``A[m, k]`` row-major, ``B[n, k]``
@@ -35,6 +36,8 @@ import attrs
 from tvm.s_tir import TensorIntrin
 from tvm.script import tirx as T
 from tvm.tirx import Cast, IntImm
+
+from .tvm_shipped import cheap_inspect_stack
 
 #: Fragment shapes ``(m, n, k)`` of the fp16 / int8 wmma instructions.
 SHAPES: tuple[tuple[int, int, int], ...] = ((16, 16, 16), (32, 8, 16), (8, 32, 16))
@@ -278,10 +281,13 @@ def _generators(shape, in_dtype: str, acc_dtype: str) -> dict:
 def register(shape: tuple[int, int, int], in_dtype: str, acc_dtype: str) -> WmmaIntrinsics:
     """Register the set for ``shape`` and the data-type pair (idempotent); returns its names."""
     intrins = names(shape, in_dtype, acc_dtype)
-    for field, make in _generators(intrins.shape, in_dtype, acc_dtype).items():
-        name = getattr(intrins, field)
-        if TensorIntrin.get(name, allow_missing=True) is None:
-            TensorIntrin.register(name, *make())
+    # TVMScript's inspect.stack() per function is most of the parse (8 s for the whole set,
+    # 40 s inside pytest); the cheap stack gives the parser all it reads (see tvm_shipped).
+    with cheap_inspect_stack():
+        for field, make in _generators(intrins.shape, in_dtype, acc_dtype).items():
+            name = getattr(intrins, field)
+            if TensorIntrin.get(name, allow_missing=True) is None:
+                TensorIntrin.register(name, *make())
     return intrins
 
 
