@@ -12,7 +12,8 @@ with the cheaper stack below. It is what made MetaSchedule's default
 
 The parser reads only the first frames' source lines (``is_defined_in_class``
 looks at ``frames[2]``) and the ``f_code`` / ``f_locals`` of the others
-(closure variables), so during this one import ``inspect.stack`` describes
+(closure variables), so inside :func:`cheap_inspect_stack` (this import, our
+CPU intrinsics' import, the wmma registration) ``inspect.stack`` describes
 the first :data:`_FULL_FRAMES` frames as usual and the rest without source.
 It is restored afterwards; nothing else changes.
 """
@@ -28,7 +29,7 @@ import threading
 
 #: Frames described with their source lines, as ``inspect.stack`` does.
 _FULL_FRAMES = 3
-_LOCK = threading.RLock()  # reentrant: a register inside an import that holds it
+_LOCK = threading.RLock()  # reentrant: a use nested in another must not deadlock
 
 
 def _frame_with_source(frame, context: int) -> inspect.FrameInfo:

@@ -281,13 +281,14 @@ def _generators(shape, in_dtype: str, acc_dtype: str) -> dict:
 def register(shape: tuple[int, int, int], in_dtype: str, acc_dtype: str) -> WmmaIntrinsics:
     """Register the set for ``shape`` and the data-type pair (idempotent); returns its names."""
     intrins = names(shape, in_dtype, acc_dtype)
-    # TVMScript's inspect.stack() per function is most of the parse (8 s for the whole set,
-    # 40 s inside pytest); the cheap stack gives the parser all it reads (see tvm_shipped).
-    with cheap_inspect_stack():
-        for field, make in _generators(intrins.shape, in_dtype, acc_dtype).items():
-            name = getattr(intrins, field)
-            if TensorIntrin.get(name, allow_missing=True) is None:
-                TensorIntrin.register(name, *make())
+    missing = {field: make for field, make in _generators(intrins.shape, in_dtype, acc_dtype).items()
+               if TensorIntrin.get(getattr(intrins, field), allow_missing=True) is None}
+    if missing:
+        # TVMScript's inspect.stack() per function is most of the parse (8 s for the whole set,
+        # 40 s inside pytest); the cheap stack gives the parser all it reads (see tvm_shipped).
+        with cheap_inspect_stack():
+            for field, make in missing.items():
+                TensorIntrin.register(getattr(intrins, field), *make())
     return intrins
 
 
