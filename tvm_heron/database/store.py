@@ -27,6 +27,7 @@ import json
 import os
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -129,6 +130,27 @@ def mean_latency(run_secs: Sequence[float] | None) -> float | None:
     return sum(secs) / len(secs)
 
 
+def _write_schema(db: sqlite3.Connection) -> None:
+    """Tables, application id and schema version, in one transaction, unless they are there.
+
+    The write lock is taken first: a process that made the schema in the
+    meantime is seen, and its database kept.
+    """
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA application_id").fetchone()[0] == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 class RecordStore:
     """An open tvm-heron database file (thread-safe; several processes may share the file).
 
@@ -154,6 +176,8 @@ class RecordStore:
             raise DatabaseError(f"{self.path}: no such database file")
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self._create_file()
         uri = f"file:{self.path}?mode={'ro' if readonly else 'rwc'}"
         try:
             self._db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
@@ -163,10 +187,53 @@ class RecordStore:
             raise DatabaseError(f"{self.path}: not a usable tvm-heron database ({err})") from err
 
     # -- opening -----------------------------------------------------------------------
+    def _create_file(self) -> None:
+        """Make the database whole in a file of its own, then link it in place.
+
+        Another process (``tvm-heron db check``, a second tuning run, a test
+        polling the file) may open the path at any instant: it finds no file
+        or a whole database, never one whose schema is half written. A killed
+        creation leaves only its ``*.new`` file. Where the file system has no
+        hard links, the database is made in place (:meth:`_create`).
+        """
+        try:
+            fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".new")
+        except OSError:
+            return  # an unwritable directory: the connection says so
+        os.close(fd)
+        try:
+            db = sqlite3.connect(name, isolation_level=None)
+            try:
+                _write_schema(db)
+            finally:
+                db.close()
+            try:
+                os.link(name, self.path)
+            except FileExistsError:
+                pass  # another process made it first: use that one
+            except OSError:
+                pass  # no hard links here: the connection creates it in place
+        finally:
+            os.unlink(name)
+
+    def _identity(self) -> tuple[int, int, set]:
+        """``(application id, schema version, table names)``, read in one snapshot.
+
+        Three statements in autocommit mode would each see the file as it then
+        is, and a creation committed between them would look half made.
+        """
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                app = self._db.execute("PRAGMA application_id").fetchone()[0]
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            finally:
+                self._db.execute("COMMIT")
+        return app, version, tables
+
     def _check_identity(self, readonly: bool) -> None:
-        app = self._db.execute("PRAGMA application_id").fetchone()[0]
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        app, version, tables = self._identity()
         if app == 0 and version == 0 and not tables and not readonly:
             self._create()
             return
@@ -186,13 +253,9 @@ class RecordStore:
             self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
     def _create(self) -> None:
-        self._db.execute("PRAGMA journal_mode=WAL")
-        with self.transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        """Write the schema into the open, empty file (one that was there, or made in place)."""
+        with self._lock:
+            _write_schema(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
