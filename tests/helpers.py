@@ -158,3 +158,23 @@ def rpc_pool(key: str, servers: int = 2):
         for server in started:
             server.terminate()
         tracker.terminate()
+
+
+def quantize_qdq(float_path, path, batches, *, per_channel: bool = True, activations: str = "QUInt8"):
+    """ONNX Runtime's static QDQ quantization of ``float_path`` into ``path`` (s8 weights).
+
+    ``batches``: the calibration inputs, a list of feed dicts.
+    """
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(batches)
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(str(float_path), str(path), Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=getattr(QuantType, activations), weight_type=QuantType.QInt8,
+                    per_channel=per_channel)
+    return path

@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 import tvm
-from helpers import HOST, HOST_ISA, host_intrinsic
+from helpers import HOST, HOST_ISA, host_intrinsic, quantize_qdq
 from tvm.s_tir import meta_schedule as ms
 
 onnx = pytest.importorskip("onnx")
@@ -74,21 +74,9 @@ def tiny_cnn(seed: int = 0):
 
 def quantize(float_path, path, *, per_channel: bool, activations: str = "QUInt8", seed: int = 1):
     """ONNX Runtime's static QDQ quantization (s8 weights), calibrated on normal inputs."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
     rng = np.random.default_rng(seed)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": rng.standard_normal((1, 8, 8, 8)).astype(np.float32)} for _ in range(8)])
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    quantize_static(str(float_path), str(path), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=getattr(QuantType, activations), weight_type=QuantType.QInt8,
-                    per_channel=per_channel)
-    return path
+    batches = [{"x": rng.standard_normal((1, 8, 8, 8)).astype(np.float32)} for _ in range(8)]
+    return quantize_qdq(float_path, path, batches, per_channel=per_channel, activations=activations)
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +167,6 @@ def test_qdq_lowering_is_integer_and_equals_onnxruntime(files, kind):
 def _qdq_mlp(tmp_path, blocks: int = 1):
     """``blocks`` residual blocks ``x + (relu(x @ w1 + b1) @ w2 + b2)`` (their own weights, so their own
     calibrated scales), quantized to QDQ with per-channel weights; every quantized tensor an output."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
     rng = np.random.default_rng(0)
 
     def weight(name, shape, scale):
@@ -202,17 +188,8 @@ def _qdq_mlp(tmp_path, blocks: int = 1):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "mlp.onnx"))
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": rng.standard_normal((4, 32)).astype(np.float32)} for _ in range(8)])
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    quantize_static(str(tmp_path / "mlp.onnx"), str(tmp_path / "mlp_qdq.onnx"), Reader(),
-                    quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+    batches = [{"x": rng.standard_normal((4, 32)).astype(np.float32)} for _ in range(8)]
+    quantize_qdq(tmp_path / "mlp.onnx", tmp_path / "mlp_qdq.onnx", batches)
     quantized, _ = _with_quantized_outputs(tmp_path / "mlp_qdq.onnx")
     return quantized
 

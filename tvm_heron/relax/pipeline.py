@@ -15,7 +15,8 @@ the database's records (keyed by the PrimFunc's structure) would not apply.
    to 4, the intrinsics' depth (:mod:`~tvm_heron.relax.channels`);
 4. library dispatch, legalisation to TIR (transcendental functions as
    polynomials that vectorise, :mod:`~tvm_heron.relax.fast_math`), constant
-   folding, operator fusion;
+   folding, operator fusion (a QDQ model's table lookups count as
+   element-wise, :mod:`~tvm_heron.relax.lookup`);
 5. mark each kernel's weight parameters as layout-free, so that a rule may
    repack them: after tuning, :func:`build` splits such packing stages out of
    the kernels and folds them into the constants (packed once, at build time).
@@ -31,7 +32,7 @@ from tvm.ir.transform import PassContext
 from tvm.relax import pipeline as relax_pipeline
 from tvm.target import Target
 
-from . import fast_math
+from . import fast_math, lookup
 from .channels import pad_conv_channels_pass
 
 #: Layout of 2-d convolutions on CPU targets: (activations, weights).
@@ -78,6 +79,7 @@ def prepare(mod: IRModule, params, target: Target, *, accumulate: str | None = N
         *fast_math.passes(target),
         relax.transform.LegalizeOps(customize_legalize_map=fast_math.LEGALIZE),
         relax.transform.AnnotateTIROpPattern(),
+        lookup.fuse_as_elementwise,  # a QDQ model's table lookups go into epilogues
         relax.transform.FoldConstant(),
         relax.transform.FuseOps(),
         relax.transform.FuseTIR(),

@@ -34,7 +34,9 @@ step where a value lies on a rounding boundary.
 Every other quantize (the producer is an add of two activations, an
 average pool, a softmax...) and every float convolution or matmul on
 dequantized operands that does not match stays float and is reported as a
-:class:`GraphFallback` with the reason.
+:class:`GraphFallback` with the reason. Where such a float chain is a
+function of one 8-bit tensor (a GELU on a quantized input), it is then
+computed as a table lookup (:mod:`tvm_heron.relax.lookup`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ import numpy as np
 from tvm import relax
 from tvm.ir import IRModule, Op
 from tvm.ir.expr import Constant
+
+from .lookup import tabulate
 
 logger = logging.getLogger(__name__)
 
@@ -468,11 +472,13 @@ class _Lower(relax.PyExprMutator):
         return relax.Call(move.op, [self.visit_expr(data), *move.args[1:]], move.attrs)
 
 
-def lower_qdq(mod: IRModule) -> Lowering:
+def lower_qdq(mod: IRModule, *, tables: bool = True) -> Lowering:
     """Lower the QDQ patterns of ``mod``'s ``main`` (see the module docstring).
 
     ``mod`` must have its weights, scales and zero points bound as constants
-    (:func:`tvm_heron.relax.pipeline.bind_params`).
+    (:func:`tvm_heron.relax.pipeline.bind_params`). With ``tables``, the
+    float chains left between two quantized tensors that are functions of one
+    8-bit tensor become table lookups (:func:`tvm_heron.relax.lookup.tabulate`).
     """
     func = mod["main"]
     graph = _Graph(func)
@@ -504,6 +510,9 @@ def lower_qdq(mod: IRModule) -> Lowering:
     new = _Lower(plans, mod, graph).visit_expr(func)
     out = IRModule({"main": new}) if len(mod.functions) == 1 else _replace(mod, new)
     out = relax.transform.DeadCodeElimination()(relax.transform.CanonicalizeBindings()(out))
+    if tables:
+        out, made = tabulate(out)
+        lowered += [table.describe() for table in made]
     for line in lowered:
         logger.info("lowered %s", line)
     return Lowering(out, tuple(lowered), tuple(fallbacks), _output_steps(graph, func))

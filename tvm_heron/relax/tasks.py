@@ -19,8 +19,10 @@ import logging
 import attrs
 from tvm.ir import IRModule
 from tvm.ir.expr import Expr, TensorLoad
+from tvm.ir.prim.expr import IntImm
 from tvm.s_tir import Schedule
 from tvm.s_tir import meta_schedule as ms
+from tvm.sym.analyzer import Analyzer
 from tvm.target import Target
 from tvm.tirx.analysis import undefined_vars
 from tvm.tirx.expr import IterVar
@@ -164,17 +166,27 @@ def is_grouped(block) -> bool:
 
 def gather_reason(mod: IRModule) -> str | None:
     """Why a task cannot be measured, when a block reads at an index it loads from a buffer (a
-    gather: an embedding's ``take``), else None.
+    gather: an embedding's ``take``) that may fall outside what it reads, else None.
 
     MetaSchedule's runners fill every input with random values: random indices fall outside the
-    table and the measurement crashes its worker ("Subprocess terminated").
+    table and the measurement crashes its worker ("Subprocess terminated"). An index bounded by
+    its type within the table (a 256-entry table read at an 8-bit value,
+    :mod:`tvm_heron.relax.lookup`) is safe whatever the values.
     """
     sch = Schedule(mod)
+    analyzer = Analyzer()
     for block in sch.get_child_blocks(sch.get_sblock("root")):
-        if any(_loads(r.min) for region in sch.get(block).reads for r in region.region):
-            return ("reads at indices it loads from an input (a gather): MetaSchedule's runner fills "
-                    "inputs at random, out of its bounds, so it is not tuned")
+        for region in sch.get(block).reads:
+            for axis, extent in zip(region.region, region.source.shape):
+                if _loads(axis.min) and not _within(analyzer, axis.min, extent):
+                    return ("reads at indices it loads from an input (a gather): MetaSchedule's runner "
+                            "fills inputs at random, out of its bounds, so it is not tuned")
     return None
+
+
+def _within(analyzer, index, extent) -> bool:
+    bound = analyzer.const_int_bound(index)
+    return isinstance(extent, IntImm) and 0 <= bound.min_value and bound.max_value < int(extent)
 
 
 def _loads(expr) -> bool:
