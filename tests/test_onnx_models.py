@@ -16,6 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 import tvm
+import tvm_heron
 from helpers import HOST, HOST_ISA, host_intrinsic, quantize_qdq
 from tvm.s_tir import meta_schedule as ms
 
@@ -303,3 +304,55 @@ def test_torch_factory_through_the_cli(tmp_path, monkeypatch, capsys):
         with pytest.raises(HeronError, match=message):
             import_torch_factory(spec)
     assert cli_main(["tune-model", "--torch", "user_net:nope", "--work-dir", str(tmp_path / "w")]) == 2
+
+
+def _qdq_attention(tmp_path):
+    """``(q k^T) v`` of three projections of ``x`` (two heads; no softmax, which stays float and
+    would round differently), QDQ-quantized: the matmuls ``q k^T`` and ``s v`` multiply two
+    activations; every quantized tensor an output."""
+    rng = np.random.default_rng(3)
+    node = helper.make_node
+    nodes = [node("MatMul", ["x", f"w{n}"], [n]) for n in "qkv"]
+    nodes += [node("Reshape", [n, "heads"], [f"{n}h"]) for n in "qkv"]
+    nodes += [node("Transpose", ["qh"], ["qt"], perm=[0, 2, 1, 3]), node("Transpose", ["kh"], ["kt"], perm=[0, 2, 3, 1]),
+              node("Transpose", ["vh"], ["vt"], perm=[0, 2, 1, 3]), node("MatMul", ["qt", "kt"], ["s"]),
+              node("MatMul", ["s", "vt"], ["o"]),
+              node("Transpose", ["o"], ["y"], perm=[0, 2, 1, 3])]
+    weights = [numpy_helper.from_array((rng.standard_normal((32, 32)) * 0.3).astype(np.float32), f"w{n}")
+               for n in "qkv"]
+    weights.append(numpy_helper.from_array(np.array([1, 16, 2, 16], np.int64), "heads"))
+    graph = helper.make_graph(nodes, "attention", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 2, 16])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "attention.onnx"))
+    batches = [{"x": rng.standard_normal((1, 16, 32)).astype(np.float32)} for _ in range(8)]
+    quantize_qdq(tmp_path / "attention.onnx", tmp_path / "attention_qdq.onnx", batches)
+    quantized, _ = _with_quantized_outputs(tmp_path / "attention_qdq.onnx")
+    return quantized
+
+
+def test_qdq_matmuls_of_two_activations_are_integer_and_equal_onnxruntime(tmp_path):
+    """Attention's ``q k^T`` and ``s v``: integer matmuls (the second operand shifted to s8, the zero
+    points as row and column sums) on the host's int8 intrinsic; every quantized tensor equals
+    ONNX Runtime's; nothing stays float."""
+    from tvm_heron.relax.tasks import plan_tasks
+
+    imported = import_onnx(_qdq_attention(tmp_path), {})
+    assert imported.fallbacks == (), imported.fallbacks
+    script = imported.mod.script()
+    assert script.count('out_dtype="int32"') == 5  # three projections, two products
+    prepared = pipeline.prepare(imported.mod, [], HOST)
+    _equal_onnxruntime(imported, prepared)
+    plans = plan_tasks(ms.relax_integration.extract_tasks(prepared, HOST), HOST)
+    matmuls = [p for p in plans if "matmul" in p.name]
+    # the projections share a kernel, and so do the two products (of one shape here)
+    assert sorted(p.weight for p in matmuls) == [2, 3]
+    assert all(p.intrinsic == INT8 for p in matmuls), [(p.name, p.fallback) for p in matmuls]
+    # the zero points' terms come finished from their reductions' kernels: the product's kernel is
+    # the packing of its second operand, the tensorized block and the write-back with the epilogue
+    [product] = [p for p in matmuls if p.weight == 2]
+    ctx = ms.TuneContext(mod=product.mod, target=HOST, space_generator=tvm_heron.heron_space(HOST),
+                         task_name="product", num_threads=2)
+    for sch in ctx.generate_design_space():
+        assert len(sch.get_child_blocks(sch.get_sblock("root"))) == 3, sch.mod.script()

@@ -107,10 +107,17 @@ def tabulate(mod: IRModule) -> tuple[IRModule, tuple[Table, ...]]:
     new = mutator.visit_expr(func)
     out = mutator.builder_.get()  # the module with the lookups' PrimFuncs
     out["main"] = new
+    # A table inside a longer one's chain (GELU's erf, a step of the longest chain) is left unused.
     out = relax.transform.DeadCodeElimination()(out)
-    for table in tables.values():
+    used = _bound_vars(out["main"])
+    made = tuple(t for var, t in tables.items() if mutator.lookups[var] in used)
+    for table in made:
         logger.info("%s", table.describe())
-    return out, tuple(tables.values())
+    return out, made
+
+
+def _bound_vars(func) -> set:
+    return {b.var for block in func.body.blocks for b in block.bindings}
 
 
 def _dtype(expr) -> str | None:
@@ -197,6 +204,7 @@ class _Lookup(relax.PyExprMutator):
     def __init__(self, mod: IRModule, tables: dict, bound: dict):
         super().__init__(mod)
         self.tables, self.bound = tables, bound
+        self.lookups = {}  # table var -> the var its lookup is bound to
 
     def visit_var_binding_(self, binding):  # pylint: disable=arguments-renamed
         table = self.tables.get(binding.var)
@@ -213,6 +221,7 @@ class _Lookup(relax.PyExprMutator):
         gvar = call.args[0]
         self.builder_.update_func(gvar, self.builder_.get()[gvar].with_attr(LOOKUP, True))
         new_var = self.builder_.emit(call, name_hint=binding.var.name)
+        self.lookups[binding.var] = new_var
         self.set_var_remap(binding.var, new_var)
 
     def _replay(self, expr, source, domain, memo):

@@ -28,6 +28,11 @@ write-back (:mod:`tvm_heron.rules.dlboost`). The int32 accumulator is exact;
 the outputs may differ from ONNX Runtime's float path by one quantization
 step where a value lies on a rounding boundary.
 
+A matmul of two activations (attention's ``Q K^T`` and ``P V``),
+``quantize(matmul(dequantize(a_q), dequantize(b_q)))``, becomes ``a_q @ (b_q - 128)``
+in u8 x s8 -> s32 with the zero points' terms as row and column sums, then
+the same requantize.
+
 ``quantize(f(dequantize(q, s, z)), s, z)`` with ``f`` a data movement
 (reshape, transpose, max pooling) becomes ``f(q)``: exact.
 
@@ -221,6 +226,54 @@ def _round_and_saturate(bb, scaled, zero: int, out_dtype: str, *, low: int | Non
     return relax.op.astype(bb.emit(bounded), out_dtype)
 
 
+def _scaled_sum(bb, x, factor: int, axis: int) -> relax.Expr:
+    """``sum(int32(x) * factor)`` over ``axis``, kept: a row or column term of an integer matmul."""
+    wide = bb.emit(relax.op.astype(x, "int32"))
+    return bb.emit(relax.op.sum(relax.op.multiply(wide, _operand(factor, "int32", wide)), axis=[axis], keepdims=True))
+
+
+@attrs.frozen
+class _ProductPattern:
+    """``quantize(matmul(dequantize(a), dequantize(b)))`` of two activations (attention's ``Q K^T``
+    and ``P V``), in integers.
+
+    VNNI multiplies u8 by s8: ``b`` is shifted to ``b - 128`` (int8, exact), and
+    ``sum_k (a - z_a)(b - z_b) = a @ (b - 128) + (128 - z_b) * sum_k a - z_a * sum_k b + K z_a z_b``:
+    the zero points' terms are row and column sums, exact in int32. The requantize is
+    ``round(acc * (s_a * s_b / s_y)) + z_y``, ONNX Runtime's QLinearMatMul.
+    """
+
+    call: object
+    a: _Quantized
+    b: _Quantized
+    depth: int
+    out_scale: np.float32
+    out_zero: int
+    out_dtype: str
+
+    def emit(self, mutator) -> relax.Expr:
+        bb = mutator.builder_
+        a, b = self.a.unsigned(mutator), self.b.unsigned(mutator)
+        wide_b = bb.emit(relax.op.astype(b, "int16"))
+        shifted = bb.emit(relax.op.astype(relax.op.subtract(wide_b, _operand(128, "int16", wide_b)), "int8"))
+        acc = bb.emit(relax.op.matmul(a, shifted, out_dtype="int32"))
+        za, zb = self.a.unsigned_zero, self.b.unsigned_zero
+        # Each term is one reduction, its factor inside: operator fusion then puts the factor in
+        # the reduction's kernel, and the matmul's epilogue reads finished terms (a stage
+        # ``c * rows`` fused before the epilogue would keep the rule from inlining it).
+        if zb != 128:
+            acc = bb.emit(relax.op.add(acc, _scaled_sum(bb, a, 128 - zb, axis=-1)))
+        if za:
+            acc = bb.emit(relax.op.subtract(acc, _scaled_sum(bb, b, za, axis=-2)))
+            acc = bb.emit(relax.op.add(acc, _operand(self.depth * za * zb, "int32", acc)))
+        mult = (np.float32(self.a.scale) * np.float32(self.b.scale)) / np.float32(self.out_scale)
+        return _requantize(bb, acc, mult, self.out_zero, self.out_dtype)
+
+    def describe(self, var: str) -> str:
+        return (f"matmul {var}: u8 x s8 -> s32 of two activations (the second shifted by 128), "
+                f"zero points {self.a.zero} and {self.b.zero}")
+
+
 @attrs.frozen
 class _MeanPattern:
     """``quantize(mean(dequantize(x), axes), s_y, z_y)``: an integer sum, then requantize."""
@@ -310,6 +363,12 @@ def _op_name(call) -> str:
     return str(call.op.name).removeprefix("relax.") if isinstance(call.op, Op) else "call"
 
 
+def _is_activation(graph: _Graph, expr) -> bool:
+    """Whether ``expr`` is a dequantized tensor computed by the model (not a constant weight)."""
+    call = graph.call(expr, DEQUANTIZE)
+    return call is not None and not isinstance(graph.value(call.args[0]), Constant)
+
+
 def _weight(graph: _Graph, expr, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """The int8 weight (OIHW, or [K, N] for a matmul) and its scale per output channel."""
     transposed = False
@@ -380,6 +439,8 @@ def _match(graph: _Graph, quantize: relax.Call) -> _Pattern:
         a = op.attrs
         if (str(a.data_layout), str(a.kernel_layout), str(a.out_layout)) != ("NCHW", "OIHW", "NCHW"):
             raise _NoMatch(f"convolution layout {a.data_layout}/{a.kernel_layout}")
+    if kind == "matmul" and bias_expr is None and not relu and _is_activation(graph, op.args[1]):
+        return _match_product(graph, op, out_scale, out_zero, out_dtype)
     x = graph.activation(op.args[0])
     weight, weight_scale = _weight(graph, op.args[1], kind)
     channels = weight_scale.size
@@ -390,6 +451,15 @@ def _match(graph: _Graph, quantize: relax.Call) -> _Pattern:
     if np.abs(pattern.offset()).max(initial=0) >= 2**31:
         raise _NoMatch("the bias and zero-point offset overflows int32")
     return pattern
+
+
+def _match_product(graph: _Graph, op: relax.Call, out_scale, out_zero: int, out_dtype: str) -> _ProductPattern:
+    """``quantize(matmul(dequantize(a), dequantize(b)))`` with ``b`` an activation too."""
+    a, b = graph.activation(op.args[0]), graph.activation(op.args[1])
+    depth = int(op.args[0].ty.shape[-1])
+    if depth * 255 * 255 >= 2**31:
+        raise _NoMatch(f"a product over {depth} values may overflow int32")
+    return _ProductPattern(op, a, b, depth, out_scale, out_zero, out_dtype)
 
 
 def _match_mean(graph: _Graph, mean: relax.Call, out_scale, out_zero: int, out_dtype: str) -> _MeanPattern:
@@ -404,7 +474,12 @@ def _match_mean(graph: _Graph, mean: relax.Call, out_scale, out_zero: int, out_d
 
 
 def _move(graph: _Graph, quantize: relax.Call):
-    """``f(q)`` for ``quantize(f(dequantize(q, s, z)), s, z)`` with ``f`` a data movement, else None."""
+    """``f(q)`` for A matmul of two activations (attention's ``Q K^T`` and ``P V``),
+``quantize(matmul(dequantize(a_q), dequantize(b_q)))``, becomes ``a_q @ (b_q - 128)``
+in u8 x s8 -> s32 with the zero points' terms as row and column sums, then
+the same requantize.
+
+``quantize(f(dequantize(q, s, z)), s, z)`` with ``f`` a data movement, else None."""
     move = graph.call(quantize.args[0])
     if move is None or not any(move.op.same_as(op) for op in MOVES):
         return None
@@ -466,7 +541,7 @@ class _Lower(relax.PyExprMutator):
                 if elementwise is not None:
                     return elementwise
             return self.visit_expr_post_order(call)
-        if isinstance(plan, (_Pattern, _MeanPattern)):
+        if isinstance(plan, (_Pattern, _MeanPattern, _ProductPattern)):
             return plan.emit(self)
         move, data = plan
         return relax.Call(move.op, [self.visit_expr(data), *move.args[1:]], move.attrs)
