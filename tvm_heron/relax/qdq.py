@@ -474,12 +474,7 @@ def _match_mean(graph: _Graph, mean: relax.Call, out_scale, out_zero: int, out_d
 
 
 def _move(graph: _Graph, quantize: relax.Call):
-    """``f(q)`` for A matmul of two activations (attention's ``Q K^T`` and ``P V``),
-``quantize(matmul(dequantize(a_q), dequantize(b_q)))``, becomes ``a_q @ (b_q - 128)``
-in u8 x s8 -> s32 with the zero points' terms as row and column sums, then
-the same requantize.
-
-``quantize(f(dequantize(q, s, z)), s, z)`` with ``f`` a data movement, else None."""
+    """``f(q)`` for ``quantize(f(dequantize(q, s, z)), s, z)`` with ``f`` a data movement, else None."""
     move = graph.call(quantize.args[0])
     if move is None or not any(move.op.same_as(op) for op in MOVES):
         return None
@@ -547,13 +542,13 @@ class _Lower(relax.PyExprMutator):
         return relax.Call(move.op, [self.visit_expr(data), *move.args[1:]], move.attrs)
 
 
-def lower_qdq(mod: IRModule, *, tables: bool = True) -> Lowering:
+def lower_qdq(mod: IRModule) -> Lowering:
     """Lower the QDQ patterns of ``mod``'s ``main`` (see the module docstring).
 
     ``mod`` must have its weights, scales and zero points bound as constants
-    (:func:`tvm_heron.relax.pipeline.bind_params`). With ``tables``, the
-    float chains left between two quantized tensors that are functions of one
-    8-bit tensor become table lookups (:func:`tvm_heron.relax.lookup.tabulate`).
+    (:func:`tvm_heron.relax.pipeline.bind_params`). The float chains left
+    between two quantized tensors that are functions of one 8-bit tensor then
+    become table lookups (:func:`tvm_heron.relax.lookup.tabulate`).
     """
     func = mod["main"]
     graph = _Graph(func)
@@ -585,9 +580,8 @@ def lower_qdq(mod: IRModule, *, tables: bool = True) -> Lowering:
     new = _Lower(plans, mod, graph).visit_expr(func)
     out = IRModule({"main": new}) if len(mod.functions) == 1 else _replace(mod, new)
     out = relax.transform.DeadCodeElimination()(relax.transform.CanonicalizeBindings()(out))
-    if tables:
-        out, made = tabulate(out)
-        lowered += [table.describe() for table in made]
+    out, made = tabulate(out)
+    lowered += [table.describe() for table in made]
     for line in lowered:
         logger.info("lowered %s", line)
     return Lowering(out, tuple(lowered), tuple(fallbacks), _output_steps(graph, func))
