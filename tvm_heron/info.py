@@ -14,7 +14,7 @@ import attrs
 from tvm.target import Target
 
 from . import isa
-from .bench.machine import cpu_model
+from .cpuinfo import cpu_model
 from .errors import UnsupportedTargetError
 from .target import (
     AARCH64_FEATURES,
@@ -49,6 +49,7 @@ class TargetInfo:
     model: str
     arch: str
     features: tuple[str, ...]
+    disabled: tuple[str, ...]
     instruction_set: str | None
     title: str | None
     problem: str | None
@@ -67,6 +68,8 @@ class TargetInfo:
             f"CPU: {self.cpu} ({self.model}), {self.arch}, {self.num_cores} cores",
             f"features: {' '.join(self.features) or 'none of note'}",
         ]
+        if self.disabled:
+            lines.append(f"turned off (mattr): {' '.join(self.disabled)}")
         if self.instruction_set is None:
             lines.append(f"Heron's CPU space: unavailable: {self.problem}")
         else:
@@ -117,6 +120,7 @@ def describe(target: Target) -> TargetInfo:
         model=cpu_model() if here else "a target CPU, not this machine's",
         arch=arch,
         features=features,
+        disabled=tuple(str(f).lstrip("-") for f in target.attrs.get("mattr", []) if str(f).startswith("-")),
         instruction_set=chosen.name if chosen else None,
         title=chosen.title if chosen else None,
         problem=problem,

@@ -8,7 +8,7 @@ import os
 import attrs
 from tvm.target import Target, codegen
 
-from . import isa
+from . import cpuinfo, isa
 from .errors import UnsupportedDtypeError, UnsupportedTargetError
 from .threads import usable_cores
 
@@ -40,6 +40,9 @@ def host_cpu() -> str:
 def host_target(num_cores: int | None = None) -> Target:
     """The LLVM target of this machine's CPU, with ``num-cores`` set.
 
+    The CPU is LLVM's name for it, less the features the OS says it cannot
+    execute (:func:`hidden_features`, as ``mattr=-feature``).
+
     Parameters
     ----------
     num_cores : int, optional
@@ -47,7 +50,25 @@ def host_target(num_cores: int | None = None) -> Target:
         (:func:`tvm_heron.threads.usable_cores`).
     """
     cores = num_cores or usable_cores()
-    return Target({"kind": "llvm", "mcpu": host_cpu(), "num-cores": cores})
+    cpu = host_cpu()
+    config: dict = {"kind": "llvm", "mcpu": cpu, "num-cores": cores}
+    hidden = hidden_features(cpu)
+    if hidden:
+        config["mattr"] = [f"-{f}" for f in hidden]
+    return Target(config)
+
+
+def hidden_features(cpu: str) -> list[str]:
+    """Features LLVM's CPU ``cpu`` has that this machine cannot execute.
+
+    A virtual machine may mask features of the CPU model LLVM recognises (a
+    Zen 4 guest without AVX-512 is still ``znver4``), and code using them
+    dies with an illegal instruction. The OS's list of CPU flags decides
+    (:func:`tvm_heron.cpuinfo.lacking`); :func:`host_target` turns them off.
+    """
+    model = Target({"kind": "llvm", "mcpu": cpu})
+    names = AARCH64_FEATURES if target_arch(model) == "aarch64" else X86_FEATURES
+    return cpuinfo.lacking([f for f in names if has_feature(model, f)])
 
 
 def parse_target(text: str | None) -> Target:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import attrs
 
-from .machine import cpu_model
+from ..cpuinfo import cpu_model
 from .noise import Noise, NoiseGuard
 from .peak_source import SOURCE
 

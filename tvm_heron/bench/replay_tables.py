@@ -82,6 +82,8 @@ def standard_spec(name: str, target: Target | None = None) -> TableSpec:
         raise ValueError(f"unknown table {name!r}; known: {', '.join(STANDARD_TABLES)}")
     target = target or host_target()
     config = {"kind": "llvm", "mcpu": cpu_name(target), "num-cores": int(target.attrs["num-cores"])}
+    if target.attrs.get("mattr"):  # a host whose CPU model has features masked
+        config["mattr"] = [str(f) for f in target.attrs["mattr"]]
     return TableSpec(name=name, target=config, **STANDARD_TABLES[name])
 
 
