@@ -195,9 +195,10 @@ def _qdq_mlp(tmp_path, blocks: int = 1):
     return quantized
 
 
-def _equal_onnxruntime(imported, prepared):
+def _equal_onnxruntime(model, imported, prepared):
+    """Every quantized output equals ONNX Runtime's fused (integer) one; the whole is ``correct``."""
     outputs = measure.run_model(pipeline.build(prepared, HOST), HOST, imported.inputs)
-    for out, ref in zip(outputs[1:], imported.reference[1:]):
+    for out, ref in zip(outputs[1:], onnxruntime_outputs(model, imported.inputs)[1:]):
         assert np.array_equal(out, ref)
     assert compare(outputs, imported)["correct"]
 
@@ -207,11 +208,12 @@ def test_qdq_matmuls_with_bias_and_residual_adds(tmp_path):
     are reported; every quantized tensor still equals ONNX Runtime's."""
     from tvm_heron.relax.tasks import plan_tasks
 
-    imported = import_onnx(_qdq_mlp(tmp_path), {"x": (4, 32)})
+    model = _qdq_mlp(tmp_path)
+    imported = import_onnx(model, {"x": (4, 32)})
     assert [f.op for f in imported.fallbacks] == ["add"] * 3
     assert all("an add of two tensors" in f.reason for f in imported.fallbacks)
     prepared = pipeline.prepare(imported.mod, [], HOST)
-    _equal_onnxruntime(imported, prepared)
+    _equal_onnxruntime(model, imported, prepared)
     plans = plan_tasks(ms.relax_integration.extract_tasks(prepared, HOST), HOST)
     assert sum(p.intrinsic == INT8 for p in plans if "matmul" in p.name) == 2
 
@@ -226,7 +228,7 @@ def test_layers_that_differ_only_in_their_scales_share_their_kernels(tmp_path):
     assert len(values) >= 6  # the blocks' activation scales differ
     imported = import_onnx(model, {"x": (4, 32)})
     prepared = pipeline.prepare(imported.mod, [], HOST)
-    _equal_onnxruntime(imported, prepared)
+    _equal_onnxruntime(model, imported, prepared)
     tasks = ms.relax_integration.extract_tasks(prepared, HOST)
     matmuls = [t for t in tasks if "matmul" in t.task_name]
     assert len(matmuls) == 2 and [int(t.weight) for t in matmuls] == [3, 3], [t.task_name for t in tasks]
@@ -338,12 +340,13 @@ def test_qdq_matmuls_of_two_activations_are_integer_and_equal_onnxruntime(tmp_pa
     ONNX Runtime's; nothing stays float."""
     from tvm_heron.relax.tasks import plan_tasks
 
-    imported = import_onnx(_qdq_attention(tmp_path), {})
+    model = _qdq_attention(tmp_path)
+    imported = import_onnx(model, {})
     assert imported.fallbacks == (), imported.fallbacks
     script = imported.mod.script()
     assert script.count('out_dtype="int32"') == 5  # three projections, two products
     prepared = pipeline.prepare(imported.mod, [], HOST)
-    _equal_onnxruntime(imported, prepared)
+    _equal_onnxruntime(model, imported, prepared)
     plans = plan_tasks(ms.relax_integration.extract_tasks(prepared, HOST), HOST)
     matmuls = [p for p in plans if "matmul" in p.name]
     # the projections share a kernel, and so do the two products (of one shape here)
