@@ -110,6 +110,23 @@ def test_seven_bit_form_is_wrong_on_full_range_activations():
     assert (got != 255 * 127 * 64).all()  # 2 x 255 x 127 > 32767: every pair sum saturates
 
 
+def test_seven_bit_form_is_exact_on_full_range_activations_with_seven_bit_weights():
+    """Why a kernel whose weights lie in -64..63 may use it (tvm_heron.relax.weight_range):
+    every pair sum is at most 2 x 255 x 64 = 32640 in magnitude."""
+    description = isa.by_name("avx2")
+    target = isa_target(description)
+    if not runs_here(target):
+        pytest.skip("this CPU cannot run AVX2 code")
+    (u7,) = [i for i in description.intrinsics if i.input_range == isa.InputRange.U7]
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (32, 64), dtype=np.uint8)
+    b = rng.integers(-64, 64, (48, 64), dtype=np.int8)
+    np.testing.assert_array_equal(_run(u7, target, a, b), a.astype(np.int64) @ b.astype(np.int64).T)
+    for weight in (-64, 63):  # the extremes
+        got = _run(u7, target, np.full((16, 64), 255, np.uint8), np.full((16, 64), weight, np.int8))
+        assert (got == 255 * weight * 64).all()
+
+
 @pytest.mark.parametrize("dtype", isa.DTYPES)
 def test_strided_weight_tile_is_rejected(host, dtype):
     """An unpacked B[N, K] has tiles whose lanes are a row apart: the build must refuse it."""

@@ -37,10 +37,13 @@ class WeightOrder(enum.Enum):
 
 
 class InputRange(enum.Enum):
-    """The activations an int8 intrinsic is exact for."""
+    """The int8 operands an intrinsic is exact for (an intrinsic's), or a workload declares (a workload's)."""
 
-    U8 = "u8"  # every uint8 value
-    U7 = "u7"  # 0..127 only: 7-bit quantized activations (PyTorch's reduce_range)
+    U8 = "u8"  # every uint8 activation and int8 weight
+    U7 = "u7"  # activations 0..127 only: 7-bit quantized activations (PyTorch's reduce_range)
+    # A workload's only: every u8 activation, weights -64..63 (ONNX Runtime's reduce_range).
+    # The 7-bit form's 16-bit pair sums are exact either way.
+    W7 = "w7"
 
 
 @attrs.frozen
@@ -164,8 +167,9 @@ class InstructionSet:
     fbgemm_isa: str | None = None
 
     def intrinsics_for(self, dtype: str, input_range: InputRange = InputRange.U8) -> tuple[Intrinsic, ...]:
-        """The intrinsics for ``dtype``; U7 intrinsics only when the activations are declared 7-bit."""
-        allowed = (InputRange.U8, InputRange.U7) if input_range == InputRange.U7 else (InputRange.U8,)
+        """The intrinsics for ``dtype``; U7 intrinsics only where activations or weights are 7-bit."""
+        seven_bit = input_range in (InputRange.U7, InputRange.W7)
+        allowed = (InputRange.U8, InputRange.U7) if seven_bit else (InputRange.U8,)
         return tuple(i for i in self.intrinsics if i.dtype == dtype and i.input_range in allowed)
 
     def offers(self, name: str) -> bool:

@@ -34,6 +34,7 @@ from tvm.target import Target
 
 from ..errors import UnsupportedTargetError
 from ..target import instruction_set
+from ._rewrite import mutate_functions, target_pass
 
 CONV2D = Op.get("relax.nn.conv2d")
 
@@ -68,12 +69,7 @@ def pad_conv_channels(mod: IRModule, target: Target) -> IRModule:
 
 def pad_conv_channels_pass(target: Target) -> tvm.transform.Pass:
     """:func:`pad_conv_channels` as a module pass."""
-
-    @tvm.transform.module_pass(opt_level=0, name="PadConvChannels")
-    def _pass(mod: IRModule, _ctx) -> IRModule:
-        return pad_conv_channels(mod, target)
-
-    return _pass
+    return target_pass(pad_conv_channels, target, "PadConvChannels")
 
 
 @relax.expr_functor.mutator
@@ -83,10 +79,7 @@ class _Pad(relax.PyExprMutator):
         self.mod_, self.target = mod, target
 
     def transform(self) -> IRModule:
-        for gvar, func in self.mod_.functions_items():
-            if isinstance(func, relax.Function):
-                self.builder_.update_func(gvar, self.visit_expr(func))
-        return self.builder_.get()
+        return mutate_functions(self, self.mod_)
 
     def visit_call_(self, call):  # pylint: disable=arguments-renamed
         call = self.visit_expr_post_order(call)

@@ -17,7 +17,10 @@ the database's records (keyed by the PrimFunc's structure) would not apply.
    polynomials that vectorise, :mod:`~tvm_heron.relax.fast_math`), constant
    folding, operator fusion (a QDQ model's table lookups count as
    element-wise, :mod:`~tvm_heron.relax.lookup`);
-5. mark each kernel's weight parameters as layout-free, so that a rule may
+5. on CPUs with a 7-bit int8 form (AVX2 without VNNI), give each int8 kernel
+   whose constant weights lie in -64..63 a copy that may use it
+   (:mod:`~tvm_heron.relax.weight_range`);
+6. mark each kernel's weight parameters as layout-free, so that a rule may
    repack them: after tuning, :func:`build` splits such packing stages out of
    the kernels and folds them into the constants (packed once, at build time).
 """
@@ -32,7 +35,7 @@ from tvm.ir.transform import PassContext
 from tvm.relax import pipeline as relax_pipeline
 from tvm.target import Target
 
-from . import fast_math, lookup
+from . import fast_math, lookup, weight_range
 from .channels import pad_conv_channels_pass
 
 #: Layout of 2-d convolutions on CPU targets: (activations, weights).
@@ -83,6 +86,7 @@ def prepare(mod: IRModule, params, target: Target, *, accumulate: str | None = N
         relax.transform.FoldConstant(),
         relax.transform.FuseOps(),
         relax.transform.FuseTIR(),
+        *([weight_range.mark_seven_bit_weights_pass(target)] if target.kind.name == "llvm" else []),
         relax.transform.DeadCodeElimination(),
         # lists each kernel's weight parameters, whose layout the rules may change
         relax.transform.AttachAttrLayoutFreeBuffers(),
