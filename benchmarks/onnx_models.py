@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--runtimes", type=lambda t: _names(t, RUNTIMES, "runtime"), default=list(RUNTIMES))
     parser.add_argument("--no-pytorch", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reduce-range", action="store_true",
+                        help="int8 files with 7-bit weights (ONNX Runtime's advice without VNNI)")
     parser.add_argument("--cache-dir", default=None, help="ONNX files (default OUT/onnx)")
     parser.add_argument("--out", default="benchmarks/results/onnx_models")
     args = parser.parse_args()
@@ -49,7 +51,8 @@ def main() -> None:
     results = run_onnx_models(names, args.out, dtypes=args.dtypes, trials_per_task=args.trials_per_task,
                               max_trials=args.max_trials, trials_per_round=args.trials_per_round,
                               rounds=args.rounds, seed=args.seed, cache_dir=args.cache_dir,
-                              runtimes=args.runtimes, pytorch=not args.no_pytorch)
+                              runtimes=args.runtimes, pytorch=not args.no_pytorch,
+                              reduce_range=args.reduce_range)
     for c in results["cases"]:
         print(c["model"], c["dtype"], {k: round(v, 3) for k, v in c["median_ms"].items()},
               {k: round(v, 2) for k, v in c["speedup"].items()})

@@ -12,6 +12,8 @@ from pathlib import Path
 #: Candidates in table and chart order (tvm-heron's own column first), with their titles.
 CANDIDATES = (("tvm-heron", "tvm-heron"), ("onnxruntime", "ONNX Runtime"), ("openvino", "OpenVINO"),
               ("pytorch", "PyTorch"))
+#: The runtimes whose agreement with the reference the table shows, with their column titles.
+AGREEMENT_TITLES = {"tvm-heron": "tvm-heron", "onnxruntime": "ORT fused", "openvino": "OpenVINO"}
 #: Chart file name.
 CHART = "onnx_models.png"
 
@@ -43,13 +45,19 @@ def render_markdown(results: dict) -> str:
         f"inference mode). Latency: median (min) of {s['rounds']} interleaved rounds, ms. Speedup: "
         "the rival's median over tvm-heron's (> 1: tvm-heron is faster). MACs tensorized: share of the "
         "model's multiply-adds on a tensorized int8 / fp32 kernel. Agreement: max abs difference from "
-        "ONNX Runtime's outputs on the same input. Tuned ms: one call of the task's best kernel as "
+        "the reference on the same input: ONNX Runtime's outputs, for an int8 file with its graph "
+        "optimizations off (each operator as ONNX defines it; its fused int8 kernels saturate on CPUs "
+        "without VNNI, so its own row is a rival's)"
+        + (", weights in 7 bits (reduce_range)" if s.get("reduce_range") else "")
+        + ". Tuned ms: one call of the task's best kernel as "
         "tuning measured it, its weights flushed from the caches first (as in the model).",
         "",
         "| model | dtype | " + " | ".join(t for _, t in CANDIDATES[:1] + tuple(rivals)) + " | "
         + " | ".join(f"vs {t}" for _, t in rivals)
-        + " | tuning s (trials) | MACs tensorized int8 / fp32 | tvm-heron vs ORT | OpenVINO vs ORT |",
-        "| --- | --- | " + " | ".join("---:" for _ in range(1 + 2 * len(rivals))) + " | ---: | ---: | --- | --- |",
+        + " | tuning s (trials) | MACs tensorized int8 / fp32 | agreement: "
+        + " | ".join(AGREEMENT_TITLES.values()) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in range(1 + 2 * len(rivals))) + " | ---: | ---: | "
+        + " | ".join("---" for _ in AGREEMENT_TITLES) + " |",
     ]
     for c in results["cases"]:
         cells = [_latency(c, k) for k, _ in CANDIDATES[:1] + tuple(rivals)]
@@ -59,7 +67,7 @@ def render_markdown(results: dict) -> str:
             f"| {c['model']} | {c['dtype']} | " + " | ".join(cells)
             + f" | {c['tuning_seconds']:.0f} ({c['trials_measured']}/{c['budget']['trials']}) "
             f"| {_pct(share['int8_share'])} / {_pct(share['float32_share'])} "
-            f"| {_agree(c['agreement'].get('tvm-heron'))} | {_agree(c['agreement'].get('openvino'))} |"
+            "| " + " | ".join(_agree(c["agreement"].get(k)) for k in AGREEMENT_TITLES) + " |"
         )
     for c in results["cases"]:
         lines += ["", f"## {c['model']} {c['dtype']}", "", f"File `{c['file']}`, {c['tasks']} tasks."]

@@ -175,8 +175,12 @@ def example_inputs(name: str, seed: int = 0) -> list[np.ndarray]:
     return [i.draw(rng) for i in spec_of(name).inputs]
 
 
-def onnx_files(name: str, cache_dir: str | os.PathLike, *, seed: int = 0, int8: bool = True) -> OnnxFiles:
-    """The float (and, with ``int8``, QDQ) ONNX files of ``name`` in ``cache_dir``, made if missing."""
+def onnx_files(name: str, cache_dir: str | os.PathLike, *, seed: int = 0, int8: bool = True,
+               reduce_range: bool = False) -> OnnxFiles:
+    """The float (and, with ``int8``, QDQ) ONNX files of ``name`` in ``cache_dir``, made if missing.
+
+    ``reduce_range``: the QDQ file's weights in 7 bits (see :func:`quantize_qdq`).
+    """
     spec = spec_of(name)
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -187,10 +191,10 @@ def onnx_files(name: str, cache_dir: str | os.PathLike, *, seed: int = 0, int8: 
         logger.info("%s: float32 ONNX file cached at %s", name, float_path)
     int8_path = None
     if int8:
-        recipe = _quant_recipe(spec, seed, _file_hash(float_path))
+        recipe = _quant_recipe(spec, seed, _file_hash(float_path), reduce_range)
         int8_path = cache / f"{name}-{_key(recipe)}-qdq.onnx"
         if not int8_path.is_file():
-            quantize_qdq(name, float_path, int8_path, seed=seed)
+            quantize_qdq(name, float_path, int8_path, seed=seed, reduce_range=reduce_range)
         else:
             logger.info("%s: int8 QDQ ONNX file cached at %s", name, int8_path)
     return OnnxFiles(name=name, float32=float_path, int8=int8_path, spec=spec)
@@ -217,8 +221,14 @@ def export_float(name: str, path: str | os.PathLike, *, seed: int = 0) -> Path:
     return path
 
 
-def quantize_qdq(name: str, float_path: str | os.PathLike, path: str | os.PathLike, *, seed: int = 0) -> Path:
+def quantize_qdq(name: str, float_path: str | os.PathLike, path: str | os.PathLike, *, seed: int = 0,
+                 reduce_range: bool = False) -> Path:
     """QDQ-quantize ``float_path`` to ``path``: s8 per-channel weights, u8 activations, min-max calibration.
+
+    ``reduce_range`` keeps the weights in 7 bits (-64..63), which ONNX Runtime
+    advises for CPUs without VNNI: its u8 x s8 kernels there saturate on
+    full-range weights, and tvm-heron's may then use ``vpmaddubsw`` exactly
+    (:mod:`tvm_heron.relax.weight_range`).
 
     Calibration reads :data:`CALIBRATION_BATCHES` inputs drawn with ``seed + 1``
     (not the benchmark's example inputs, drawn with ``seed``).
@@ -234,7 +244,7 @@ def quantize_qdq(name: str, float_path: str | os.PathLike, path: str | os.PathLi
         warnings.simplefilter("ignore")
         quantize_static(str(float_path), str(partial), _reader(spec, seed + 1), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=CalibrationMethod.MinMax)
+                        calibrate_method=CalibrationMethod.MinMax, reduce_range=reduce_range)
     os.replace(partial, path)
     return path
 
@@ -262,11 +272,12 @@ def _float_recipe(spec: NetSpec, seed: int) -> dict:
     return {"spec": attrs.asdict(spec), "seed": seed, "opset": OPSET, "torch": torch.__version__}
 
 
-def _quant_recipe(spec: NetSpec, seed: int, float_hash: str) -> dict:
+def _quant_recipe(spec: NetSpec, seed: int, float_hash: str, reduce_range: bool = False) -> dict:
     import onnxruntime  # pylint: disable=import-outside-toplevel
 
+    weights = "s7-per-channel" if reduce_range else "s8-per-channel"
     return {"float": float_hash, "inputs": attrs.asdict(spec)["inputs"], "seed": seed + 1,
-            "batches": CALIBRATION_BATCHES, "format": "QDQ", "weights": "s8-per-channel",
+            "batches": CALIBRATION_BATCHES, "format": "QDQ", "weights": weights,
             "activations": "u8", "calibration": "minmax", "onnxruntime": onnxruntime.__version__}
 
 
