@@ -111,7 +111,7 @@ def test_seven_bit_form_is_wrong_on_full_range_activations():
 
 
 def test_seven_bit_form_is_exact_on_full_range_activations_with_seven_bit_weights():
-    """Why a kernel whose weights lie in -64..63 may use it (tvm_heron.relax.weight_range):
+    """Why a kernel whose weights lie in -64..64 may use it (tvm_heron.relax.weight_range):
     every pair sum is at most 2 x 255 x 64 = 32640 in magnitude."""
     description = isa.by_name("avx2")
     target = isa_target(description)
@@ -120,9 +120,9 @@ def test_seven_bit_form_is_exact_on_full_range_activations_with_seven_bit_weight
     (u7,) = [i for i in description.intrinsics if i.input_range == isa.InputRange.U7]
     rng = np.random.default_rng(3)
     a = rng.integers(0, 256, (32, 64), dtype=np.uint8)
-    b = rng.integers(-64, 64, (48, 64), dtype=np.int8)
+    b = rng.integers(-64, 65, (48, 64), dtype=np.int8)
     np.testing.assert_array_equal(_run(u7, target, a, b), a.astype(np.int64) @ b.astype(np.int64).T)
-    for weight in (-64, 63):  # the extremes
+    for weight in (-64, 64):  # the extremes
         got = _run(u7, target, np.full((16, 64), 255, np.uint8), np.full((16, 64), weight, np.int8))
         assert (got == 255 * weight * 64).all()
 

@@ -42,7 +42,7 @@ def _two_matmuls(seven_bit: np.ndarray, full: np.ndarray) -> tvm.IRModule:
 @pytest.fixture(scope="module")
 def weights():
     rng = np.random.default_rng(0)
-    return (rng.integers(-64, 64, (N, K)).astype(np.int8), rng.integers(-128, 128, (N, K)).astype(np.int8))
+    return (rng.integers(-64, 65, (N, K)).astype(np.int8), rng.integers(-128, 128, (N, K)).astype(np.int8))
 
 
 def _kernels(prepared):

@@ -24,5 +24,5 @@ WARP_EXECUTION = "warp_execution"
 #: Block annotation that marks what the TensorCore rule scheduled (other rules skip it).
 TENSORCORE_SCHEDULED = "heron.tensorcore"
 #: PrimFunc attribute: the declared int8 range: "u7" (7-bit activations) or "w7" (weights
-#: -64..63, set by :mod:`tvm_heron.relax.weight_range`); absent means u8.
+#: -64..64, set by :mod:`tvm_heron.relax.weight_range`); absent means u8.
 INT8_RANGE = "heron.int8_range"

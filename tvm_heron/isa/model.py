@@ -41,7 +41,7 @@ class InputRange(enum.Enum):
 
     U8 = "u8"  # every uint8 activation and int8 weight
     U7 = "u7"  # activations 0..127 only: 7-bit quantized activations (PyTorch's reduce_range)
-    # A workload's only: every u8 activation, weights -64..63 (ONNX Runtime's reduce_range).
+    # A workload's only: every u8 activation, weights -64..64 (ONNX Runtime's reduce_range).
     # The 7-bit form's 16-bit pair sums are exact either way.
     W7 = "w7"
 

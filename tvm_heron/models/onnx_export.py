@@ -225,7 +225,7 @@ def quantize_qdq(name: str, float_path: str | os.PathLike, path: str | os.PathLi
                  reduce_range: bool = False) -> Path:
     """QDQ-quantize ``float_path`` to ``path``: s8 per-channel weights, u8 activations, min-max calibration.
 
-    ``reduce_range`` keeps the weights in 7 bits (-64..63), which ONNX Runtime
+    ``reduce_range`` keeps the weights in 7 bits (-64..64), which ONNX Runtime
     advises for CPUs without VNNI: its u8 x s8 kernels there saturate on
     full-range weights, and tvm-heron's may then use ``vpmaddubsw`` exactly
     (:mod:`tvm_heron.relax.weight_range`).

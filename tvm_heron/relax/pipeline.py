@@ -18,7 +18,7 @@ the database's records (keyed by the PrimFunc's structure) would not apply.
    folding, operator fusion (a QDQ model's table lookups count as
    element-wise, :mod:`~tvm_heron.relax.lookup`);
 5. on CPUs with a 7-bit int8 form (AVX2 without VNNI), give each int8 kernel
-   whose constant weights lie in -64..63 a copy that may use it
+   whose constant weights lie in -64..64 a copy that may use it
    (:mod:`~tvm_heron.relax.weight_range`);
 6. mark each kernel's weight parameters as layout-free, so that a rule may
    repack them: after tuning, :func:`build` splits such packing stages out of

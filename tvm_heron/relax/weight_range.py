@@ -3,10 +3,10 @@
 Without VNNI the fast int8 instruction is ``vpmaddubsw``: u8 x s8 products
 summed in pairs into saturating 16-bit lanes. Its sums are exact when every
 activation is below 128 (the ``u7`` range a workload may declare) *or* when
-every weight lies in ``-64..63``: then ``|a0 w0 + a1 w1| <= 2 * 255 * 64 =
+every weight lies in ``-64..64``: then ``|a0 w0 + a1 w1| <= 2 * 255 * 64 =
 32640``, inside int16 for every u8 activation. ONNX Runtime's quantizer makes
-such weights with ``reduce_range=True``, which its guide advises for CPUs
-without VNNI (its own kernels saturate otherwise).
+such weights with ``reduce_range=True`` (symmetric, -64..64), which its guide
+advises for CPUs without VNNI (its own kernels saturate otherwise).
 
 :func:`mark_seven_bit_weights` finds, after fusion, each call of a kernel
 whose multiply-accumulates read their s8 operand from constant arguments
@@ -35,7 +35,7 @@ from ..target import instruction_set
 from ._rewrite import mutate_functions, target_pass
 
 #: The weights with which the 7-bit form's pair sums fit in int16 for every u8 activation.
-SEVEN_BIT_WEIGHTS = (-64, 63)
+SEVEN_BIT_WEIGHTS = (-64, 64)
 
 CALL_TIR = Op.get("relax.call_tir")
 
