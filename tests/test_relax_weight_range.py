@@ -15,6 +15,7 @@ from tvm_heron import isa
 from tvm_heron.annotations import INT8_RANGE
 from tvm_heron.errors import UnsupportedTargetError
 from tvm_heron.relax import pipeline
+from tvm_heron.relax.tune import _used_intrinsic
 from tvm_heron.relax.weight_range import offers_seven_bit_form, weight_params
 from tvm_heron.rules.dlboost import DLBoostRule
 from tvm_heron.rules.generic import GenericCpuRule
@@ -96,6 +97,9 @@ def test_a_tuned_seven_bit_kernel_is_exact_on_full_range_activations(weights, tm
         builder.shutdown()
     sch = ms.tir_integration.compile_tir(database, workload, AVX2)
     assert sch is not None and U7.name in str(sch.trace)
+    # what a model's tuning report names as the task's intrinsic (its plan names the exact form)
+    [record] = database.get_all_tuning_records()
+    assert _used_intrinsic(record, "planned") == U7.name
     x = np.random.default_rng(1).integers(0, 256, (M, K)).astype(np.uint8)
     x[0] = 255
     out = tvm.runtime.tensor(np.zeros((M, N), np.int32))

@@ -19,6 +19,7 @@ and after.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
 from tvm.s_tir.meta_schedule.utils import fork_seed
 from tvm.target import Target
 
+from .. import isa
 from ..builder import PersistentBuilder
 from ..checks import writable_dir
 from ..database import open_database, workload_records
@@ -265,7 +267,8 @@ def _traces(database, plan: TaskPlan) -> set[str]:
 def _task_result(plan: TaskPlan, database, before: set[str], target, measure_untuned) -> TaskResult:
     every = workload_records(database, plan.mod)
     new = [r for r in every if str(r.trace) not in before]
-    latencies = [lat for lat in (latency_of(r.run_secs) for r in every) if lat is not None]
+    timed = [(lat, r) for r in every if (lat := latency_of(r.run_secs)) is not None]
+    latencies = [lat for lat, _ in timed]
     untuned = None
     if measure_untuned:
         try:
@@ -277,13 +280,24 @@ def _task_result(plan: TaskPlan, database, before: set[str], target, measure_unt
         weight=plan.weight,
         space=plan.space,
         strategy=plan.strategy,
-        intrinsic=plan.intrinsic,
+        intrinsic=_used_intrinsic(min(timed, key=lambda t: t[0])[1], plan.intrinsic) if timed else plan.intrinsic,
         fallback=plan.fallback if latencies else _untuned_note(plan),
         trials=len(new),
         valid_trials=sum(latency_of(r.run_secs) is not None for r in new),
         untuned_latency_s=untuned,
         best_latency_s=min(latencies) if latencies else None,
     )
+
+
+def _used_intrinsic(record, planned: str | None) -> str | None:
+    """The described intrinsic that the record's schedule tensorizes with (the plan's where none is named).
+
+    A space may offer more than one (AVX2's two int8 forms for a kernel on 7-bit weights); the
+    plan names the first.
+    """
+    trace = str(record.trace)
+    named = [i.name for i in isa.intrinsics() if re.search(rf"\b{re.escape(i.name)}\b", trace)]
+    return named[0] if len(named) == 1 else planned
 
 
 def _untuned_note(plan: TaskPlan) -> str:
