@@ -51,11 +51,11 @@ FMA_256 = Intrinsic(
 AVX2_EXACT = Intrinsic(
     name="heron_dot_8x4_u8s8s32_avx2",
     dtype="int8", lanes=8, depth=4, operands=_INT8, weight_order=WeightOrder.LANES_MAJOR,
-    instruction="vpmaddwd", register="ymm",
+    instruction="vpmaddubsw", register="ymm",
     mac=MacUnit(latency=1, ports=2, reference="AMD Zen 3 (vpaddd)"),
     operand_registers=6,
-    sequence="vpmovzxbw (activations), 2 x vpmovsxbw (weights), 2 x vpmaddwd, vphaddd, "
-    "vpermq, vpaddd: every 16-bit product and pair sum exact",
+    sequence="activations split into 7 low bits and the top bit; 2 x vpmaddubsw (neither "
+    "saturates), 2 x vpmaddwd (with 1 and 128), 2 x vpaddd: exact for every input",
 )
 AVX2_U7 = Intrinsic(
     name="heron_dot_8x4_u7s8s32_avx2",
