@@ -86,7 +86,7 @@ def prepare(mod: IRModule, params, target: Target, *, accumulate: str | None = N
         relax.transform.FoldConstant(),
         relax.transform.FuseOps(),
         relax.transform.FuseTIR(),
-        *([weight_range.mark_seven_bit_weights_pass(target)] if target.kind.name == "llvm" else []),
+        weight_range.mark_seven_bit_weights_pass(target),  # a no-op where no 7-bit form exists
         relax.transform.DeadCodeElimination(),
         # lists each kernel's weight parameters, whose layout the rules may change
         relax.transform.AttachAttrLayoutFreeBuffers(),

@@ -19,7 +19,6 @@ targets whose instruction set has a 7-bit form are touched.
 
 from __future__ import annotations
 
-import numpy as np
 import tvm
 from tvm import relax
 from tvm.ir import IRModule, Op
@@ -29,9 +28,8 @@ from tvm.target import Target
 
 from .. import isa
 from ..annotations import INT8_RANGE
-from ..errors import UnsupportedTargetError
 from ..rules._util import is_multiply_accumulate
-from ..target import instruction_set
+from ..rules.dlboost import target_intrinsics
 from ._rewrite import mutate_functions, target_pass
 
 #: The weights with which the 7-bit form's pair sums fit in int16 for every u8 activation.
@@ -41,14 +39,8 @@ CALL_TIR = Op.get("relax.call_tir")
 
 
 def offers_seven_bit_form(target: Target) -> bool:
-    """Whether ``target``'s instruction set has an int8 intrinsic exact only on a 7-bit range."""
-    if target.kind.name != "llvm":
-        return False
-    try:
-        chosen = instruction_set(target)
-    except UnsupportedTargetError:
-        return False
-    return any(i.input_range == isa.InputRange.U7 for i in chosen.intrinsics)
+    """Whether declaring 7-bit weights gives the DL Boost rule more intrinsics on ``target``."""
+    return set(target_intrinsics(target, isa.InputRange.W7)) != set(target_intrinsics(target))
 
 
 def weight_params(func: tvm.tirx.PrimFunc) -> list[int] | None:
@@ -74,9 +66,9 @@ def weight_params(func: tvm.tirx.PrimFunc) -> list[int] | None:
     return sorted(set(found)) or None
 
 
-def within_seven_bits(value) -> bool:
+def within_seven_bits(value: Constant) -> bool:
     """Whether a constant's values all lie in :data:`SEVEN_BIT_WEIGHTS`."""
-    array = value.value.numpy() if isinstance(value, Constant) else np.asarray(value)
+    array = value.value.numpy()
     low, high = SEVEN_BIT_WEIGHTS
     return array.size > 0 and int(array.min()) >= low and int(array.max()) <= high
 
